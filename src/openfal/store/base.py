@@ -171,11 +171,12 @@ class Store(abc.ABC):
             from openfal.store.sqlite import SQLiteStore
 
             # sqlite:///relative/path, sqlite:////absolute/path, sqlite:// = in memory
-            return SQLiteStore(url.removeprefix("sqlite://").removeprefix("/") or ":memory:",
-                               **kwargs)
+            return SQLiteStore(
+                url.removeprefix("sqlite://").removeprefix("/") or ":memory:", **kwargs
+            )
         if url.startswith(("redis://", "rediss://", "unix://")):
             try:
-                from openfal.store.redis import RedisStore  # type: ignore[import-not-found]
+                from openfal.store.redis import RedisStore
             except ImportError as e:  # pragma: no cover - depends on the extra
                 raise RuntimeError(
                     "the redis store needs the 'redis' extra: pip install 'openfal[redis]'"
@@ -183,10 +184,10 @@ class Store(abc.ABC):
             return RedisStore(url, **kwargs)  # type: ignore[no-any-return]
         raise ValueError(f"unknown store URL {url!r}: use memory://, sqlite:///PATH or redis://")
 
-    async def open(self) -> None:
+    async def open(self) -> None:  # noqa: B027 - optional hook
         """Create tables / connections. Idempotent."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
     # ------------------------------------------------------------------ requests
@@ -278,15 +279,17 @@ class Store(abc.ABC):
                 await self._finish(
                     rec,
                     status_code=504,
-                    body=_error_body("Request was not started before its start timeout",
-                                     "request_timeout"),
+                    body=_error_body(
+                        "Request was not started before its start timeout", "request_timeout"
+                    ),
                     headers={"x-fal-request-timeout-type": "user"},
                     error="Request was not started before its start timeout",
                     error_type="request_timeout",
                 )
                 continue
-            rec = await self._update(rec.id, {RequestStatus.IN_PROGRESS},
-                                     {"attempts": rec.attempts + 1})
+            rec = await self._update(
+                rec.id, {RequestStatus.IN_PROGRESS}, {"attempts": rec.attempts + 1}
+            )
             if rec is not None:
                 self._notify(rec.id)
                 return rec
@@ -401,11 +404,19 @@ class Store(abc.ABC):
         return CancelOutcome.REQUESTED
 
     async def requeue(
-        self, request_id: str, worker_id: str | None, reason: str, error_type: str
+        self,
+        request_id: str,
+        worker_id: str | None,
+        reason: str,
+        error_type: str,
+        *,
+        refund_attempt: bool = False,
     ) -> RequestRecord | None:
         """Put a request whose runner died back in the queue, or fail it after max_attempts.
 
         A requeued request keeps its place (priority and sequence), so it runs next.
+        ``refund_attempt`` gives the attempt back (the worker stopped, the request did
+        nothing wrong).
         """
         rec = await self._get(request_id)
         if rec is None or rec.status is not RequestStatus.IN_PROGRESS:
@@ -414,21 +425,34 @@ class Store(abc.ABC):
             return None
         if rec.cancel_requested:
             return await self._finish(
-                rec, status_code=499,
+                rec,
+                status_code=499,
                 body=_error_body("Request was cancelled", "client_cancelled"),
-                headers={}, error="Request was cancelled", error_type="client_cancelled",
+                headers={},
+                error="Request was cancelled",
+                error_type="client_cancelled",
             )
-        if rec.attempts >= self.max_attempts:
+        if rec.attempts >= self.max_attempts and not refund_attempt:
             detail = f"{reason} (gave up after {rec.attempts} attempts)"
             return await self._finish(
-                rec, status_code=503, body=_error_body(detail, error_type), headers={},
-                error=detail, error_type=error_type,
+                rec,
+                status_code=503,
+                body=_error_body(detail, error_type),
+                headers={},
+                error=detail,
+                error_type=error_type,
             )
         updated = await self._update(
             request_id,
             {RequestStatus.IN_PROGRESS},
-            {"status": RequestStatus.IN_QUEUE, "worker_id": None, "lease_expires": None,
-             "started_at": None, "progress": None},
+            {
+                "status": RequestStatus.IN_QUEUE,
+                "worker_id": None,
+                "lease_expires": None,
+                "started_at": None,
+                "progress": None,
+                "attempts": rec.attempts - 1 if refund_attempt else rec.attempts,
+            },
             worker_id=rec.worker_id,
         )
         if updated is not None:
@@ -436,12 +460,14 @@ class Store(abc.ABC):
             self._notify_work()
         return updated
 
-    async def requeue_expired(self) -> list[str]:
-        """Requeue (or fail) every IN_PROGRESS request whose lease has expired."""
+    async def requeue_expired(self, before: float | None = None) -> list[str]:
+        """Requeue (or fail) every IN_PROGRESS request whose lease expired before
+        ``before`` (default: now). ``before=inf`` takes every running request."""
         ids = []
-        for rec in await self._expired_leases(now()):
-            if await self.requeue(rec.id, rec.worker_id, "Runner lease expired",
-                                  "runner_disconnected"):
+        for rec in await self._expired_leases(now() if before is None else before):
+            if await self.requeue(
+                rec.id, rec.worker_id, "Runner lease expired", "runner_disconnected"
+            ):
                 ids.append(rec.id)
         return ids
 
@@ -482,8 +508,8 @@ class Store(abc.ABC):
 
     # ------------------------------------------------------------------ waiting
 
-    async def wait_for_change(self, request_id: str, timeout: float) -> None:
-        """Return when ``request_id`` may have changed, or after ``timeout``.
+    async def wait_for_change(self, request_id: str, timeout: float) -> bool:
+        """Return True when ``request_id`` may have changed, False after ``timeout``.
 
         In-process changes wake waiters at once; backends shared between processes
         may override this (the timeout makes polling the fallback).
@@ -491,8 +517,9 @@ class Store(abc.ABC):
         ev = self._changed.setdefault(request_id, asyncio.Event())
         try:
             await asyncio.wait_for(ev.wait(), timeout)
+            return True
         except TimeoutError:
-            pass
+            return False
         finally:
             if self._changed.get(request_id) is ev and ev.is_set():
                 del self._changed[request_id]
@@ -573,9 +600,7 @@ class Store(abc.ABC):
         lease holder is ``worker_id`` when given). Return the new record, or None."""
 
     @abc.abstractmethod
-    async def _pop_next(
-        self, app_ids: list[str], changes: dict[str, Any]
-    ) -> RequestRecord | None:
+    async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
         """Atomically pick the first IN_QUEUE request of ``app_ids`` ordered by
         (priority, seq), apply ``changes`` to it and return it."""
 

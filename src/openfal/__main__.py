@@ -1,0 +1,5 @@
+import sys
+
+from openfal.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Built-in apps, registered by ``openfal serve``. Each is an ordinary ``openfal.App``."""

@@ -1,0 +1,1 @@
+"""The ``openfal`` command: parses, loads settings, delegates."""

@@ -1,0 +1,52 @@
+"""Endpoint ids in URL paths (PROTOCOL.md §1): ``[ns/]owner/alias[/path]``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from openfal.gateway.errors import BadRequest
+
+NAMESPACES = frozenset({"workflows", "comfy"})
+_LEGACY = re.compile(r"^([0-9]+)-([a-zA-Z0-9-]+)$")
+
+
+@dataclass(frozen=True)
+class EndpointRef:
+    app_id: str  # "[ns/]owner/alias"
+    path: str  # endpoint path without slashes around it, "" for the root
+
+
+@dataclass(frozen=True)
+class RequestRef:
+    app_id: str
+    request_id: str
+    action: str  # "result" | "status" | "status/stream" | "cancel"
+
+
+def _app_len(segs: list[str]) -> int:
+    return 3 if segs and segs[0] in NAMESPACES else 2
+
+
+def parse_endpoint(path: str) -> EndpointRef:
+    segs = [s for s in path.strip("/").split("/") if s]
+    if segs and (m := _LEGACY.match(segs[0])):
+        segs = [m.group(1), m.group(2), *segs[1:]]
+    n = _app_len(segs)
+    if len(segs) < n:
+        raise BadRequest(
+            f"Invalid app id {path.strip('/')!r}: must be in the format <appOwner>/<appId>"
+        )
+    return EndpointRef("/".join(segs[:n]), "/".join(segs[n:]))
+
+
+def parse_request_path(path: str) -> RequestRef | None:
+    """``[ns/]owner/alias/requests/<id>[/status[/stream]|/cancel]``, or None."""
+    segs = [s for s in path.strip("/").split("/") if s]
+    n = _app_len(segs)
+    if len(segs) < n + 2 or segs[n] != "requests":
+        return None
+    action = "/".join(segs[n + 2 :]) or "result"
+    if action not in ("result", "status", "status/stream", "cancel"):
+        return None
+    return RequestRef("/".join(segs[:n]), segs[n + 1], action)

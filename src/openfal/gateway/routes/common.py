@@ -1,0 +1,126 @@
+"""Pieces shared by the run and queue surfaces."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openfal.gateway.errors import BadRequest, PayloadTooLarge
+from openfal.gateway.ids import EndpointRef
+from openfal.gateway.registry import AppRegistry
+from openfal.gateway.settings import GatewaySettings
+from openfal.store import LogEntry, Priority, RequestRecord, RequestStatus, Store
+
+# Request headers an app may read (the rest stays with the platform).
+_FORWARDED_PREFIXES = ("x-fal-", "x-openfal-", "user-agent", "accept-language")
+
+
+def store(request: Request) -> Store:
+    s: Store = request.app.state.store
+    return s
+
+
+def registry(request: Request) -> AppRegistry:
+    r: AppRegistry = request.app.state.registry
+    return r
+
+
+def settings(request: Request) -> GatewaySettings:
+    s: GatewaySettings = request.app.state.settings
+    return s
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json_object(body: bytes) -> Any:
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError as e:
+        raise BadRequest(f"Malformed JSON body: {e}") from None
+
+
+def _start_timeout(request: Request) -> float | None:
+    raw = request.headers.get("x-fal-request-timeout")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise BadRequest(
+            f"Invalid X-Fal-Request-Timeout header {raw!r}: "
+            "must be a number of seconds greater than 0"
+        )
+    return value
+
+
+def _priority(request: Request) -> Priority:
+    raw = request.headers.get("x-fal-queue-priority")
+    if raw is not None and raw.lower() not in ("normal", "low"):
+        raise BadRequest(f"Invalid X-Fal-Queue-Priority header {raw!r}: use 'normal' or 'low'")
+    return Priority.parse(raw)
+
+
+def _webhook(request: Request) -> str | None:
+    url = request.query_params.get("fal_webhook")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise BadRequest(f"Invalid fal_webhook {url!r}: must be an http(s) URL")
+    return url
+
+
+async def accept(request: Request, ref: EndpointRef, *, mode: str) -> RequestRecord:
+    """Authenticate, validate and enqueue one request (submit, run and stream share this)."""
+    entry = await registry(request).endpoint(ref.app_id, ref.path)
+    body = await read_body(request, settings(request).max_body_size)
+    entry.validate(ref.path, parse_json_object(body))
+    headers = {k: v for k, v in request.headers.items() if k.startswith(_FORWARDED_PREFIXES)}
+    priority = Priority.HIGH if mode != "queue" else _priority(request)
+    return await store(request).enqueue(
+        ref.app_id,
+        ref.path,
+        body or b"{}",
+        priority=priority,
+        mode=mode,
+        owner=request.scope.get("openfal.owner"),
+        start_timeout=_start_timeout(request),
+        webhook_url=_webhook(request),
+        hint=request.headers.get("x-fal-runner-hint"),
+        headers=headers,
+    )
+
+
+def result_response(rec: RequestRecord) -> Response:
+    headers = {**rec.result_headers, "x-fal-request-id": rec.id}
+    if rec.error_type and "x-fal-error-type" not in headers:
+        headers["x-fal-error-type"] = rec.error_type
+    return Response(
+        rec.result or b"null",
+        status_code=rec.status_code or 200,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def log_json(entries: list[LogEntry]) -> list[dict[str, str]]:
+    return [e.to_json() for e in entries]
+
+
+def is_pending(rec: RequestRecord) -> bool:
+    return rec.status is not RequestStatus.COMPLETED

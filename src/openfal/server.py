@@ -1,0 +1,130 @@
+"""``openfal serve``: gateway + worker + store in one process, embedded defaults."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import uvicorn
+
+from openfal.gateway import AppRegistry, GatewaySettings, create_app
+from openfal.sdk import describe, endpoint_models, load_app
+from openfal.store import AppRecord, Store
+from openfal.worker import Worker, WorkerConfig
+
+log = logging.getLogger("openfal")
+
+BUILTIN_APPS = ["openfal.apps.echo:Echo"]
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path(".openfal")
+    store_url: str | None = None  # default: sqlite under data_dir
+    apps: list[str] = field(default_factory=list)
+    builtins: bool = True
+    lease_ttl: float = 30.0
+    cancel_grace: float = 1.0
+    retention: float = 3600.0
+    max_attempts: int = 3
+    max_body_size: int = 64 * 1024 * 1024
+    log_level: str = "info"
+
+    @property
+    def store(self) -> str:
+        return self.store_url or f"sqlite:///{self.data_dir / 'openfal.db'}"
+
+
+def resolve_ref(ref: str) -> str:
+    """Make ``file.py::Class`` absolute so runner processes find it from anywhere."""
+    if "::" in ref or ref.endswith(".py"):
+        path, _, cls = ref.partition("::")
+        return f"{Path(path).resolve()}::{cls}" if cls else str(Path(path).resolve())
+    return ref
+
+
+def app_record(ref: str) -> tuple[AppRecord, Any]:
+    """Load an app's code (not its weights: setup() runs in the runner) and describe it."""
+    cls = load_app(ref)
+    info = describe(cls)
+    record = AppRecord(
+        app_id=info["app_id"], source=ref, settings=info["settings"], endpoints=info["endpoints"]
+    )
+    return record, endpoint_models(cls)
+
+
+@contextlib.contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[IO[str]]:
+    """One ``openfal serve`` per data dir: it may then requeue orphans at start safely."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "serve.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(f"another `openfal serve` is using {data_dir}") from None
+        f.write(str(os.getpid()))
+        f.flush()
+        yield f
+
+
+async def serve(cfg: ServeConfig) -> None:
+    with data_dir_lock(cfg.data_dir):
+        store = Store.from_url(cfg.store, retention=cfg.retention, max_attempts=cfg.max_attempts)
+        await store.open()
+        registry = AppRegistry(store)
+        embedded = not cfg.store.startswith(("redis://", "rediss://"))
+        worker = Worker(
+            store,
+            WorkerConfig(
+                lease_ttl=cfg.lease_ttl, cancel_grace=cfg.cancel_grace, recover_orphans=embedded
+            ),
+        )
+        await worker.start()
+        try:
+            refs = (BUILTIN_APPS if cfg.builtins else []) + [resolve_ref(r) for r in cfg.apps]
+            for ref in refs:
+                record, models = app_record(ref)
+                await store.register_app(record)
+                registry.add_local(record, models)
+                await worker.add_app(record)
+                log.info(
+                    "app %s (%s): %s",
+                    record.app_id,
+                    ref,
+                    ", ".join("/" + p for p in record.endpoints),
+                )
+            app = create_app(store, registry, GatewaySettings(max_body_size=cfg.max_body_size))
+            app.state.worker = worker
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    app,
+                    host=cfg.host,
+                    port=cfg.port,
+                    log_level=cfg.log_level,
+                    lifespan="off",
+                    access_log=False,
+                    timeout_graceful_shutdown=5,
+                )
+            )
+            log.info("openfal serving on http://%s:%d (store %s)", cfg.host, cfg.port, cfg.store)
+            await server.serve()
+        finally:
+            await worker.stop()
+            await store.close()
+
+
+def run(cfg: ServeConfig) -> None:
+    logging.basicConfig(
+        level=getattr(logging, cfg.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(serve(cfg))

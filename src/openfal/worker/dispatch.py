@@ -1,0 +1,258 @@
+"""Run one claimed request on one runner: relay events, renew the lease, cancel, time out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from openfal.store import LogEntry, RequestRecord, Store
+from openfal.worker.runner_process import RunnerProcess
+
+log = logging.getLogger("openfal.worker")
+
+# Headers of the original request that the runner may see (the rest is platform business).
+_HOP_HEADERS = {
+    "host",
+    "content-length",
+    "connection",
+    "transfer-encoding",
+    "authorization",
+    "accept-encoding",
+    "keep-alive",
+    "upgrade",
+}
+
+
+@dataclass
+class DispatchConfig:
+    lease_ttl: float = 30.0
+    cancel_grace: float = 1.0  # how long a runner may take to stop a cancelled request
+    request_timeout: float | None = None
+
+
+class RunnerLost(Exception):
+    """The runner stopped answering in the middle of a request."""
+
+
+class _Stop(Exception):
+    """The platform ended the request (cancel or timeout) and the runner did not stop."""
+
+
+async def run_request(
+    store: Store,
+    http: httpx.AsyncClient,
+    runner: RunnerProcess,
+    rec: RequestRecord,
+    worker_id: str,
+    cfg: DispatchConfig,
+) -> bool:
+    """Run ``rec`` on ``runner``. Returns False when the runner must be replaced."""
+    job = _Job(store, http, runner, rec, worker_id, cfg)
+    return await job.run()
+
+
+class _Job:
+    def __init__(
+        self,
+        store: Store,
+        http: httpx.AsyncClient,
+        runner: RunnerProcess,
+        rec: RequestRecord,
+        worker_id: str,
+        cfg: DispatchConfig,
+    ) -> None:
+        self.store, self.http, self.runner, self.rec = store, http, runner, rec
+        self.worker_id, self.cfg = worker_id, cfg
+        self.ended: str | None = None  # "cancel" | "timeout" once the platform ended it
+        self.got_result = asyncio.Event()
+
+    async def run(self) -> bool:
+        relay = asyncio.create_task(self._relay())
+        watch = asyncio.create_task(self._watch())
+        try:
+            await asyncio.wait({relay, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if not relay.done():
+                # the watcher ended the request: give the runner its grace period
+                await asyncio.wait({relay}, timeout=self.cfg.cancel_grace)
+            if relay.done() and relay.exception() is None:
+                return True
+            if relay.done() and isinstance(relay.exception(), RunnerLost) and not self.ended:
+                await self.store.requeue(
+                    self.rec.id,
+                    self.worker_id,
+                    f"Runner disconnected: {relay.exception()}",
+                    "runner_disconnected",
+                )
+                return False
+            # the runner did not stop in time (or died while stopping): it is replaced
+            await self._finish_ended()
+            return False
+        finally:
+            for t in (relay, watch):
+                t.cancel()
+            await asyncio.gather(relay, watch, return_exceptions=True)
+
+    # -- the runner's event stream
+
+    async def _relay(self) -> None:
+        headers = {k: v for k, v in self.rec.headers.items() if k.lower() not in _HOP_HEADERS}
+        headers.update(
+            {
+                "x-fal-request-id": self.rec.id,
+                "x-openfal-events": "ndjson",
+                "content-type": "application/json",
+            }
+        )
+        url = f"{self.runner.url}/{self.rec.path}"
+        try:
+            async with self.http.stream(
+                "POST",
+                url,
+                content=self.rec.input,
+                headers=headers,
+                timeout=httpx.Timeout(None, connect=10.0),
+            ) as resp:
+                if resp.headers.get("content-type", "").startswith("application/x-ndjson"):
+                    async for line in resp.aiter_lines():
+                        if line.strip():
+                            await self._on_event(json.loads(line))
+                else:  # not our protocol (should not happen): take the body as the result
+                    body = await resp.aread()
+                    await self._complete(resp.status_code, body, None, {})
+        except httpx.HTTPError as e:
+            raise RunnerLost(f"{type(e).__name__}: {e}") from e
+        if not self.got_result.is_set():
+            raise RunnerLost("event stream ended without a result")
+
+    async def _on_event(self, ev: dict[str, Any]) -> None:
+        kind = ev.get("type")
+        if kind == "log":
+            await self.store.append_logs(
+                self.rec.id,
+                [
+                    LogEntry(
+                        message=str(ev.get("message", "")),
+                        level=str(ev.get("level", "INFO")),
+                        source=str(ev.get("source", "USER")),
+                        timestamp=str(ev.get("timestamp", "")),
+                    )
+                ],
+            )
+        elif kind == "progress":
+            await self.store.set_progress(
+                self.rec.id,
+                {"step": ev.get("step"), "total": ev.get("total"), "message": ev.get("message")},
+            )
+        elif kind == "event":
+            await self.store.publish_event(self.rec.id, json.dumps(ev.get("data")).encode())
+        elif kind == "result":
+            metrics = {}
+            if ev.get("inference_time") is not None:
+                metrics["inference_time"] = ev["inference_time"]
+            body = json.dumps(ev.get("body")).encode()
+            await self._complete(
+                int(ev.get("status_code", 200)), body, ev.get("error_type"), metrics
+            )
+
+    async def _complete(
+        self, status: int, body: bytes, error_type: str | None, metrics: dict[str, Any]
+    ) -> None:
+        self.got_result.set()
+        if self.ended:  # the platform already answered (timeout); keep its answer
+            return
+        error = None
+        headers = {}
+        if status >= 400:
+            error = _detail_text(body) or f"Invalid status code: {status}"
+            error_type = error_type or ("client_cancelled" if status == 499 else None)
+            if error_type:
+                headers["x-fal-error-type"] = error_type
+        await self.store.complete(
+            self.rec.id,
+            status_code=status,
+            body=body,
+            headers=headers,
+            metrics=metrics,
+            error=error,
+            error_type=error_type,
+            worker_id=self.worker_id,
+        )
+
+    # -- lease, cancel and timeout
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cfg.request_timeout if self.cfg.request_timeout else None
+        renew_every = max(self.cfg.lease_ttl / 3, 0.05)
+        next_renew = loop.time() + renew_every
+        while True:
+            wait = next_renew - loop.time()
+            if deadline is not None:
+                wait = min(wait, deadline - loop.time())
+            # capped so a cancel written by another process (CLI, gateway) is seen promptly
+            await self.store.wait_for_change(self.rec.id, min(max(wait, 0.0), 1.0))
+            if deadline is not None and loop.time() >= deadline:
+                self.ended = "timeout"
+                await self._on_timeout()
+                return
+            if loop.time() >= next_renew:
+                next_renew = loop.time() + renew_every
+                if not await self.store.renew_lease(
+                    self.rec.id, self.worker_id, self.cfg.lease_ttl
+                ):
+                    rec = await self.store.get(self.rec.id)
+                    if rec is None or rec.is_done:
+                        await self._forward_cancel()
+                        self.ended = "lost"
+                        return
+            rec = await self.store.get(self.rec.id)
+            if rec is not None and rec.cancel_requested:
+                self.ended = "cancel"
+                await self._forward_cancel()
+                return
+
+    async def _on_timeout(self) -> None:
+        timeout = self.cfg.request_timeout
+        await self.store.fail(
+            self.rec.id,
+            504,
+            f"Request timed out after {timeout:g} seconds",
+            "request_timeout",
+            worker_id=self.worker_id,
+            headers={"x-fal-error-type": "request_timeout"},
+        )
+        await self._forward_cancel()
+
+    async def _forward_cancel(self) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            path = f"/{self.rec.path}/cancel" if self.rec.path else "/cancel"
+            await self.http.post(
+                f"{self.runner.url}{path}", headers={"x-fal-request-id": self.rec.id}, timeout=5.0
+            )
+
+    async def _finish_ended(self) -> None:
+        if self.ended == "cancel":
+            await self.store.fail(
+                self.rec.id,
+                499,
+                "Request was cancelled",
+                "client_cancelled",
+                worker_id=self.worker_id,
+                headers={"x-fal-error-type": "client_cancelled"},
+            )
+        # "timeout" was answered when it fired; "lost" is someone else's now
+
+
+def _detail_text(body: bytes) -> str | None:
+    with contextlib.suppress(ValueError):
+        data = json.loads(body)
+        if isinstance(data, dict) and "detail" in data:
+            detail = data["detail"]
+            return detail if isinstance(detail, str) else json.dumps(detail)
+    return None

@@ -1,0 +1,293 @@
+"""The supervisor of one app: how many runners, which one gets the next request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, fields
+from collections.abc import Coroutine
+from typing import Any
+
+import httpx
+
+from openfal.store import AppRecord, RequestRecord, Store
+from openfal.worker.dispatch import DispatchConfig, run_request
+from openfal.worker.runner_process import RunnerProcess, RunnerStartError, RunnerState
+
+log = logging.getLogger("openfal.worker")
+
+MAX_START_FAILURES = 3  # consecutive failed starts before queued requests are failed
+
+
+@dataclass(frozen=True)
+class ScalingSettings:
+    """The app settings the supervisor acts on (see ``openfal.App``)."""
+
+    keep_alive: float = 300.0
+    min_concurrency: int = 0
+    max_concurrency: int = 2
+    concurrency_buffer: int = 0
+    scaling_delay: float = 0.0
+    max_multiplexing: int = 1
+    request_timeout: float | None = None
+    startup_timeout: float = 600.0
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> ScalingSettings:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in settings.items() if k in known and v is not None}
+        s = cls(**values)
+        if s.max_concurrency < 1 or s.max_multiplexing < 1:
+            raise ValueError("max_concurrency and max_multiplexing must be at least 1")
+        return s
+
+    def runners_needed(self, demand: int) -> int:
+        needed = math.ceil(demand / self.max_multiplexing) + self.concurrency_buffer
+        return max(self.min_concurrency, min(self.max_concurrency, needed))
+
+
+class AppPool:
+    """Runners of one app on this worker, and the loop that feeds them requests."""
+
+    def __init__(
+        self,
+        app: AppRecord,
+        store: Store,
+        http: httpx.AsyncClient,
+        worker_id: str,
+        *,
+        lease_ttl: float,
+        cancel_grace: float,
+        env: dict[str, str] | None = None,
+        tick: float = 0.25,
+    ) -> None:
+        self.app = app
+        self.scaling = ScalingSettings.from_settings(app.settings)
+        self.store, self.http, self.worker_id = store, http, worker_id
+        self.dispatch_cfg = DispatchConfig(
+            lease_ttl=lease_ttl,
+            cancel_grace=cancel_grace,
+            request_timeout=self.scaling.request_timeout,
+        )
+        self.env = env or {}
+        self.tick = tick
+        self.runners: list[RunnerProcess] = []
+        self.jobs: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()  # runner boots and stops
+        self._slot = asyncio.Event()  # a runner became ready or a slot was freed
+        self._tasks: list[asyncio.Task[None]] = []
+        self._accepting = True
+        self._start_failures = 0
+        self._next_start_at = 0.0
+        self._pending_since: float | None = None
+
+    @property
+    def app_id(self) -> str:
+        return self.app.app_id
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._scale_loop()),
+            asyncio.create_task(self._dispatch_loop()),
+        ]
+
+    async def stop(self, *, drain: float = 0.0) -> None:
+        """Stop claiming; wait up to ``drain`` s for in-flight work; stop the runners.
+
+        Requests still running after that are requeued, not lost.
+        """
+        self._accepting = False
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.jobs and drain > 0:
+            await asyncio.wait(self.jobs, timeout=drain)
+        for job in list(self.jobs):
+            job.cancel()
+        await asyncio.gather(*self.jobs, return_exceptions=True)
+        await asyncio.gather(*(r.stop() for r in self.runners), return_exceptions=True)
+
+    # -- dispatch
+
+    def free_runner(self, hint: str | None = None) -> RunnerProcess | None:
+        free = [
+            r
+            for r in self.runners
+            if r.state is RunnerState.READY and r.in_flight < self.scaling.max_multiplexing
+        ]
+        if not free:
+            return None
+        if hint:
+            matching = [r for r in free if hint in r.hints]
+            free = matching or free
+        return min(free, key=lambda r: r.in_flight)
+
+    async def _dispatch_loop(self) -> None:
+        while self._accepting:
+            if self.free_runner() is None:
+                self._slot.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot.wait(), self.tick)
+                continue
+            rec = await self.store.claim(
+                [self.app_id],
+                self.worker_id,
+                lease_ttl=self.dispatch_cfg.lease_ttl,
+                timeout=self.tick,
+            )
+            if rec is None:
+                continue
+            runner = self.free_runner(rec.hint)
+            if runner is None:  # it died while we waited for work: try again elsewhere
+                await self.store.requeue(
+                    rec.id,
+                    self.worker_id,
+                    "Runner went away",
+                    "runner_disconnected",
+                    refund_attempt=True,
+                )
+                continue
+            runner.in_flight += 1
+            job = asyncio.create_task(self._run(runner, rec))
+            self.jobs.add(job)
+            job.add_done_callback(self.jobs.discard)
+
+    async def _run(self, runner: RunnerProcess, rec: RequestRecord) -> None:
+        healthy = True
+        try:
+            healthy = await run_request(
+                self.store, self.http, runner, rec, self.worker_id, self.dispatch_cfg
+            )
+        except asyncio.CancelledError:
+            # worker shutdown: give the request back without counting the attempt
+            await asyncio.shield(
+                self.store.requeue(
+                    rec.id,
+                    self.worker_id,
+                    "Worker stopped",
+                    "runner_disconnected",
+                    refund_attempt=True,
+                )
+            )
+            raise
+        except Exception:
+            log.exception("dispatching %s failed", rec.id)
+            await self.store.requeue(rec.id, self.worker_id, "Worker error", "internal_error")
+        finally:
+            runner.in_flight -= 1
+            runner.last_used = time.monotonic()
+            self._slot.set()
+        if not healthy and runner.alive:
+            log.warning("restarting runner %s of %s", runner.id, self.app_id)
+            await runner.kill()
+
+    # -- scaling
+
+    async def _scale_loop(self) -> None:
+        while self._accepting:
+            try:
+                await self.rescale()
+            except Exception:
+                log.exception("scaling %s failed", self.app_id)
+            await self.store.wait_for_work(self.tick)
+
+    async def rescale(self) -> None:
+        self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
+        depth = await self.store.queue_depth(self.app_id)
+        busy = sum(r.in_flight for r in self.runners)
+        needed = self.scaling.runners_needed(depth + busy)
+        alive = [r for r in self.runners if r.alive]
+        if len(alive) < needed:
+            if self._scale_up_allowed(depth):
+                for _ in range(needed - len(alive)):
+                    self._start_runner()
+        else:
+            self._pending_since = None
+        self._scale_down(needed)
+
+    def _scale_up_allowed(self, depth: int) -> bool:
+        t = time.monotonic()
+        if t < self._next_start_at:
+            return False
+        if self.scaling.scaling_delay and depth > 0 and any(r.alive for r in self.runners):
+            # scaling_delay holds back *extra* runners, never the first one
+            self._pending_since = self._pending_since or t
+            return t - self._pending_since >= self.scaling.scaling_delay
+        return True
+
+    def _scale_down(self, needed: int) -> None:
+        alive = [r for r in self.runners if r.alive]
+        excess = len(alive) - needed
+        idle = sorted(
+            (
+                r
+                for r in alive
+                if r.state is RunnerState.READY
+                and r.in_flight == 0
+                and time.monotonic() - r.last_used >= self.scaling.keep_alive
+            ),
+            key=lambda r: r.last_used,
+        )
+        for r in idle[: max(excess, 0)]:
+            log.info(
+                "runner %s of %s idle for %.0fs: stopping",
+                r.id,
+                self.app_id,
+                time.monotonic() - r.last_used,
+            )
+            r.state = RunnerState.STOPPING
+            self._spawn(r.stop())
+
+    def _start_runner(self) -> None:
+        runner = RunnerProcess(app_id=self.app_id, app_ref=self.app.source, env=self.env)
+        self.runners.append(runner)
+        self._spawn(self._boot(runner))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _boot(self, runner: RunnerProcess) -> None:
+        try:
+            await runner.start(self.http, self.scaling.startup_timeout)
+        except (RunnerStartError, OSError) as e:
+            runner.state = RunnerState.DEAD
+            self._start_failures += 1
+            self._next_start_at = time.monotonic() + min(2**self._start_failures, 30)
+            log.error("%s (failure %d)", e, self._start_failures)
+            if self._start_failures >= MAX_START_FAILURES:
+                await self._fail_queued(str(e))
+            return
+        self._start_failures = 0
+        self._slot.set()
+
+    async def _fail_queued(self, reason: str) -> None:
+        """The app cannot start: answer queued requests instead of leaving them hanging."""
+        detail = f"App {self.app_id} failed to start: {reason}"
+        while (rec := await self.store.claim([self.app_id], self.worker_id)) is not None:
+            await self.store.fail(
+                rec.id,
+                503,
+                detail,
+                "runner_scheduling_failure",
+                worker_id=self.worker_id,
+                headers={"x-fal-error-type": "runner_scheduling_failure"},
+            )
+        self._start_failures = 0
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "runner_id": r.id,
+                "app_id": self.app_id,
+                "state": r.state.value,
+                "in_flight": r.in_flight,
+                "port": r.port,
+                "uptime": time.time() - r.started_at,
+            }
+            for r in self.runners
+        ]
