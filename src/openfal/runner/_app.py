@@ -1,0 +1,61 @@
+"""`build_app`: wire a Runner into a FastAPI app. Wiring only; behaviour lives elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+
+from openfal.runner import _routes
+from openfal.runner._capture import capture_output
+from openfal.runner._openapi import install_openapi
+from openfal.runner._runner import Runner
+from openfal.sdk import App
+
+__all__ = ["build_app"]
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # setup() runs here, so uvicorn accepts connections only once the app is ready.
+    runner: Runner = app.state.runner
+    with capture_output():
+        try:
+            await runner.setup()
+        except BaseException:
+            # Re-raised: the server prints the traceback and refuses to start.
+            app.state.setup_failed = True
+            raise
+        try:
+            yield
+        finally:
+            await runner.teardown()
+
+
+def build_app(cls: type[App]) -> FastAPI:
+    """A FastAPI app serving `cls` per the runner protocol; setup() runs in its lifespan."""
+    runner = Runner(cls)
+    app = FastAPI(
+        title=cls.app_id(),
+        version=str(cls.version or "0.0.0"),
+        lifespan=_lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runner = runner
+    app.state.setup_failed = False
+    app.add_api_route("/health", _routes.health, methods=["GET"], include_in_schema=False)
+    for path, found in runner.endpoints.items():
+        app.add_api_route(
+            found.url_path,
+            _routes.endpoint_handler(path),
+            methods=["POST"],
+            name=found.method_name,
+        )
+        cancel_path = f"{found.url_path.rstrip('/')}/cancel"
+        app.add_api_route(cancel_path, _routes.cancel, methods=["POST"], include_in_schema=False)
+    app.add_exception_handler(HTTPException, _routes.not_found)
+    install_openapi(app, list(runner.endpoints.values()))
+    return app

@@ -1,0 +1,62 @@
+"""Typed records a runner streams to the dispatcher in event mode, one JSON object a line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+__all__ = ["Event", "LogEvent", "ProgressEvent", "ResultEvent", "now", "timestamp", "to_line"]
+
+
+def now() -> datetime:
+    """The current UTC time; the one clock of the runner, so tests can patch it."""
+    return datetime.now(UTC)
+
+
+def timestamp(moment: datetime | None = None) -> str:
+    """ISO-8601 with microseconds and the UTC offset: 2026-11-21T10:00:00.123456+00:00."""
+    return (moment or now()).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One line of app output or one logging record."""
+
+    level: str  # STDOUT, STDERR, or a logging level name (DEBUG, INFO, WARN, ERROR)
+    message: str
+    source: str = "USER"
+    timestamp: str = field(default_factory=timestamp)
+    type: Literal["log"] = "log"
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """A `report_progress(step, total, message)` call."""
+
+    step: int
+    total: int
+    message: str | None = None
+    type: Literal["progress"] = "progress"
+
+
+@dataclass(frozen=True)
+class ResultEvent:
+    """How the request ended; always the last line of an event stream."""
+
+    status_code: int
+    body: Any
+    error_type: str | None = None
+    inference_time: float | None = None
+    type: Literal["result"] = "result"
+
+
+Event = LogEvent | ProgressEvent | ResultEvent
+
+
+def to_line(event: Event) -> bytes:
+    """The event as one NDJSON line, `type` first."""
+    record = asdict(event)
+    ordered = {"type": record.pop("type"), **record}
+    return (json.dumps(ordered, ensure_ascii=False, default=str) + "\n").encode()

@@ -1,0 +1,48 @@
+"""What apps import: `App`, `endpoint`, progress and request context, and the errors.
+
+The platform also uses `describe`, `endpoint_models`, `collect_endpoints`, `load_app` and
+the request-binding hooks to inspect and run app classes. Imports nothing else of openfal.
+"""
+
+from openfal.sdk._app import App
+from openfal.sdk._context import (
+    RequestContext,
+    bind_request,
+    current_request,
+    report_progress,
+)
+from openfal.sdk._describe import describe, endpoint_models
+from openfal.sdk._endpoint import Endpoint, collect_endpoints, endpoint
+from openfal.sdk._exceptions import (
+    AppDefinitionError,
+    AppException,
+    AppLoadError,
+    FieldException,
+    OpenfalError,
+    RequestCancelled,
+)
+from openfal.sdk._loader import load_app
+from openfal.sdk._settings import DEFAULTS as SETTING_DEFAULTS
+from openfal.sdk._settings import UnknownSettingWarning
+
+__all__ = [
+    "SETTING_DEFAULTS",
+    "App",
+    "AppDefinitionError",
+    "AppException",
+    "AppLoadError",
+    "Endpoint",
+    "FieldException",
+    "OpenfalError",
+    "RequestCancelled",
+    "RequestContext",
+    "UnknownSettingWarning",
+    "bind_request",
+    "collect_endpoints",
+    "current_request",
+    "describe",
+    "endpoint",
+    "endpoint_models",
+    "load_app",
+    "report_progress",
+]
