@@ -38,7 +38,8 @@ def test_run(fal):
 def test_submit_status_result(fal):
     handle = fal_client.submit("test/steps", arguments={"steps": 3, "delay": 0.05, "tag": "q"})
     assert handle.request_id
-    assert fal_client.get_handle("test/steps", handle.request_id).status_url == handle.status_url
+    rebuilt = fal_client.SyncClient().get_handle("test/steps", handle.request_id)
+    assert rebuilt.status_url == handle.status_url
     assert handle.get() == {"steps": 3, "tag": "q"}
     done = handle.status(with_logs=False)
     assert isinstance(done, fal_client.Completed) and done.logs is None

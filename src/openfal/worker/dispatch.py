@@ -164,7 +164,7 @@ class _Job:
         self, status: int, body: bytes, error_type: str | None, metrics: dict[str, Any]
     ) -> None:
         self.got_result.set()
-        if self.ended:  # the platform already answered (timeout); keep its answer
+        if self.ended in ("timeout", "lost"):  # already answered elsewhere; keep that answer
             return
         error = None
         headers = {}
