@@ -127,4 +127,10 @@ def run(cfg: ServeConfig) -> None:
         level=getattr(logging, cfg.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(serve(cfg))
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per runner call is noise
+    try:
+        import uvloop  # installed with uvicorn[standard]; a faster event loop
+    except ImportError:  # pragma: no cover
+        asyncio.run(serve(cfg))
+    else:
+        uvloop.run(serve(cfg))
