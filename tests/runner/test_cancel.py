@@ -7,6 +7,7 @@ import httpx
 from pydantic import BaseModel
 
 import openfal
+from openfal.runner import build_app
 
 from .helpers import EVENTS, events, fixture_app, in_flight, serving, wait_until
 
@@ -100,3 +101,15 @@ async def test_duplicate_request_id_is_refused_while_running() -> None:
         await _cancel(client, "/async", "r-dup")
         await task
     assert duplicate.status_code == 409
+
+
+async def test_cancel_that_arrives_before_the_endpoint_starts() -> None:
+    app = build_app(fixture_app("slow"))
+    async with app.router.lifespan_context(app):
+        runner = app.state.runner
+        for path in ("", "async"):
+            active, task = runner.start(path, f"early-{path}", {}, b'{"seconds": 600}', True)
+            active.cancel()  # before the task has run a single step
+            result = await task
+            assert (result.status_code, result.body) == (499, CANCELLED)
+            assert await active.events.get() == result

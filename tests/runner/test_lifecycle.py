@@ -1,5 +1,10 @@
 """setup/teardown in the lifespan, /health with hints and the app's own fields."""
 
+import logging
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from pydantic import BaseModel
 
@@ -81,3 +86,14 @@ async def test_setup_failure_propagates_from_the_lifespan() -> None:
         async with app.router.lifespan_context(app):
             pass
     assert app.state.setup_failed is True
+
+
+async def test_capture_is_installed_only_while_serving() -> None:
+    before = (threading.Thread.start, ThreadPoolExecutor.submit, sys.stdout, sys.stderr)
+    handlers = list(logging.getLogger().handlers)
+    async with serving(fixture_app("echo")):
+        assert sys.stdout is not before[2]
+        assert threading.Thread.start is not before[0]
+        assert len(logging.getLogger().handlers) == len(handlers) + 1
+    assert (threading.Thread.start, ThreadPoolExecutor.submit, sys.stdout, sys.stderr) == before
+    assert logging.getLogger().handlers == handlers

@@ -68,7 +68,9 @@ class ActiveRequest:
             return
         key = (level, threading.get_ident())
         with self._lock:
-            lines, self._partial[key] = _split_lines(self._partial.get(key, "") + text)
+            lines, rest = _split_lines(self._partial.pop(key, "") + text)
+            if rest:
+                self._partial[key] = rest
         for line in lines:
             self.emit(LogEvent(level, line))
 
@@ -101,7 +103,7 @@ class ActiveRequest:
 
     def _finish(self, result: ResultEvent) -> None:
         with self._lock:
-            leftovers = [(key[0], text) for key, text in self._partial.items() if text]
+            leftovers = [(key[0], text) for key, text in self._partial.items()]
             self._partial.clear()
         for level, text in leftovers:
             self._put(LogEvent(level, text))

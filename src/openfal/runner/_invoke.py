@@ -93,6 +93,8 @@ async def run_endpoint(
         payload = parse_input(endpoint.input_model, body)
     except ValidationError as exc:
         return ResultEvent(422, {"detail": validation_detail(exc)})
+    if request.cancelled:  # cancelled before the endpoint started
+        return cancelled_result(0.0)
     started = time.perf_counter()
     try:
         output = await call(payload)

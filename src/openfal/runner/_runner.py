@@ -60,16 +60,18 @@ class Runner:
         self, path: str, request_id: str, headers: Mapping[str, str], body: bytes, stream: bool
     ) -> tuple[ActiveRequest, asyncio.Task[ResultEvent]]:
         """Register a request and start running it in its own task and context."""
+        found = self.endpoints[path]
         active = ActiveRequest(request_id, headers, stream)
         self.requests.add(active)
-        found = self.endpoints[path]
         coroutine = self._run(active, found, body)
         task = asyncio.create_task(coroutine, context=contextvars.copy_context())
-        if found.is_async:
-            active.task = task  # a sync endpoint's thread cannot be interrupted; it polls
         return active, task
 
     async def _run(self, active: ActiveRequest, found: Endpoint, body: bytes) -> ResultEvent:
+        if found.is_async:
+            # Set only once running: a task cancelled before its first step could not turn
+            # the cancellation into a result. A sync endpoint's thread cannot be interrupted.
+            active.task = asyncio.current_task()
         try:
             with active.activated():
                 result = await self._call(active, found, body)
