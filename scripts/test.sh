@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Everything CI runs: lint, types, the whole test suite.
+# Everything CI runs: system packages the tests start, lint, types, the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh
 echo "== ruff"
 .venv/bin/ruff check src tests benchmarks
 echo "== mypy"

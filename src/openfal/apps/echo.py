@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import openfal
 from pydantic import BaseModel, Field
+
+import openfal
 
 
 class EchoInput(BaseModel):

@@ -181,7 +181,7 @@ class Store(abc.ABC):
                 raise RuntimeError(
                     "the redis store needs the 'redis' extra: pip install 'openfal[redis]'"
                 ) from e
-            return RedisStore(url, **kwargs)  # type: ignore[no-any-return]
+            return RedisStore(url, **kwargs)
         raise ValueError(f"unknown store URL {url!r}: use memory://, sqlite:///PATH or redis://")
 
     async def open(self) -> None:  # noqa: B027 - optional hook

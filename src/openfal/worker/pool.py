@@ -7,8 +7,8 @@ import contextlib
 import logging
 import math
 import time
-from dataclasses import dataclass, fields
 from collections.abc import Coroutine
+from dataclasses import dataclass, fields
 from typing import Any
 
 import httpx

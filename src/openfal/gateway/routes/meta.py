@@ -137,8 +137,8 @@ def queue_openapi(endpoint_id: str, app_id: str, schemas: dict[str, Any]) -> dic
 
 
 def _strip_defs(schema: dict[str, Any]) -> dict[str, Any]:
-    schema = {k: v for k, v in schema.items() if k != "$defs"}
-    return _rewrite_refs(schema)
+    stripped: dict[str, Any] = _rewrite_refs({k: v for k, v in schema.items() if k != "$defs"})
+    return stripped
 
 
 def _rewrite_refs(node: Any) -> Any:
