@@ -87,3 +87,14 @@ def test_concurrency_limits_hold_under_20_concurrent_requests(serve):
         assert per_pid[pid] <= 3, "max_multiplexing exceeded"
     assert peak_total <= 6
     assert peak_total >= 2  # and it did run requests side by side
+
+
+def test_app_whose_setup_fails_answers_queued_requests(serve):
+    s = serve("fails_setup")
+    with s.client() as c:
+        app_id = c.get("/rest/apps").json()[0]["app_id"]
+        sub = submit(c, app_id, {})
+        st = wait_completed(c, sub, timeout=90)
+        assert st["error_type"] == "runner_scheduling_failure"
+        r = c.get(sub["response_url"])
+        assert r.status_code == 503 and "failed to start" in r.json()["detail"]
