@@ -181,7 +181,8 @@ class Store(abc.ABC):
                 raise RuntimeError(
                     "the redis store needs the 'redis' extra: pip install 'openfal[redis]'"
                 ) from e
-            return RedisStore(url, **kwargs)
+            store: Store = RedisStore(url, **kwargs)
+            return store
         raise ValueError(f"unknown store URL {url!r}: use memory://, sqlite:///PATH or redis://")
 
     async def open(self) -> None:  # noqa: B027 - optional hook
