@@ -1,0 +1,351 @@
+"""Files: serving stored files (``/files/{key}``) and the CDN upload surface (PROTOCOL.md §8.1).
+
+Also the pieces the REST storage surface (:mod:`openfal.gateway.routes.storage`) shares:
+the upload settings and signer on ``app.state.uploads``, storage error translation, file
+URLs and lifecycle headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from openfal.gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
+from openfal.gateway.routes.common import parse_json_object
+from openfal.storage import (
+    FileNotFound,
+    InvalidKey,
+    InvalidRange,
+    MultipartError,
+    Storage,
+    UploadTooLarge,
+    new_key,
+    validate_key,
+)
+from openfal.store.clock import now as clock_now
+
+DEFAULT_URL_TTL = 3600.0  # seconds a signed upload URL / CDN token stays valid
+DEFAULT_RETENTION = 7 * 24 * 3600.0  # seconds an upload lives without a lifecycle header
+
+
+class Forbidden(GatewayError):
+    status_code = 403
+    error_type = "forbidden"
+
+
+class Unauthorized(GatewayError):
+    status_code = 401
+    error_type = "unauthorized"
+
+
+class RangeNotSatisfiable(GatewayError):
+    status_code = 416
+    error_type = "range_not_satisfiable"
+
+
+class StorageUnavailable(GatewayError):
+    status_code = 503
+    error_type = "storage_unavailable"
+
+
+# ---------------------------------------------------------------------------- signing
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The HMAC secret in ``path`` (created, mode 0600, on first use)."""
+    try:
+        data = path.read_bytes().strip()
+        if data:
+            return data
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32).encode()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(value)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return value
+
+
+@dataclass
+class Signer:
+    """HMAC-SHA256 over canonical strings; the secret never leaves the server."""
+
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    def sign(self, message: str) -> str:
+        digest = hmac.new(self.secret, message.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def verify(self, message: str, signature: str) -> bool:
+        return hmac.compare_digest(self.sign(message), signature)
+
+    def token(self, expires_at: float) -> str:
+        exp = str(int(expires_at))
+        return f"{exp}.{self.sign('cdn-token:' + exp)}"
+
+    def token_valid(self, token: str, now: float) -> bool:
+        exp, _, sig = token.partition(".")
+        if not exp.isdigit() or not self.verify("cdn-token:" + exp, sig):
+            return False
+        return int(exp) > now
+
+
+@dataclass
+class UploadConfig:
+    signer: Signer = field(default_factory=Signer)
+    url_ttl: float = DEFAULT_URL_TTL
+    default_retention: float | None = DEFAULT_RETENTION
+
+
+def uploads(request: Request) -> UploadConfig:
+    cfg: UploadConfig = request.app.state.uploads
+    return cfg
+
+
+def storage_of(request: Request) -> Storage:
+    s: Storage | None = getattr(request.app.state, "storage", None)
+    if s is None:
+        raise StorageUnavailable("File storage is not configured on this server")
+    return s
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """Storage exceptions as the gateway's HTTP errors."""
+    try:
+        yield
+    except InvalidKey as e:
+        raise BadRequest(f"Invalid file key: {e}") from None
+    except FileNotFound:
+        raise NotFound("File not found") from None
+    except InvalidRange as e:
+        raise RangeNotSatisfiable(str(e)) from None
+    except UploadTooLarge as e:
+        raise PayloadTooLarge(str(e)) from None
+    except MultipartError as e:
+        raise BadRequest(str(e)) from None
+
+
+def base_url(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
+
+
+def file_url(request: Request, key: str) -> str:
+    return f"{base_url(request)}/files/{key}"
+
+
+def expires_at(request: Request, now: float | None = None) -> float | None:
+    """From ``X-Fal-Object-Lifecycle(-Preference)``'s ``expiration_duration_seconds``, else
+    the default retention."""
+    now = clock_now() if now is None else now
+    raw = request.headers.get("x-fal-object-lifecycle") or request.headers.get(
+        "x-fal-object-lifecycle-preference"
+    )
+    cfg = uploads(request)
+    if raw:
+        try:
+            pref = json.loads(raw)
+        except ValueError:
+            raise BadRequest(f"Invalid X-Fal-Object-Lifecycle header {raw!r}") from None
+        if not isinstance(pref, dict):
+            raise BadRequest(f"Invalid X-Fal-Object-Lifecycle header {raw!r}")
+        seconds = pref.get("expiration_duration_seconds")
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+                raise BadRequest(
+                    f"Invalid expiration_duration_seconds {seconds!r}: must be a number > 0"
+                )
+            return now + float(seconds)
+    return None if cfg.default_retention is None else now + cfg.default_retention
+
+
+def check_declared_size(request: Request, storage: Storage) -> None:
+    declared = request.headers.get("content-length")
+    limit = storage.max_size
+    if limit is not None and declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Upload is larger than the limit of {limit} bytes")
+
+
+async def body_stream(request: Request) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        if chunk:
+            yield chunk
+
+
+def check_cdn_token(request: Request) -> None:
+    """A ``Bearer`` credential on the CDN must be one of our CDN tokens (others pass for now)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return
+    if not uploads(request).signer.token_valid(token.strip(), clock_now()):
+        raise Unauthorized("Invalid or expired CDN token")
+
+
+def content_type_of(request: Request) -> str:
+    return request.headers.get("content-type") or "application/octet-stream"
+
+
+# ---------------------------------------------------------------------------- serving
+
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """Inclusive bounds for a single ``bytes=`` range; ``None`` to serve the whole file.
+
+    Raises :class:`RangeNotSatisfiable` when the range does not overlap the file.
+    Malformed or multi-range headers are ignored (RFC 9110 allows that).
+    """
+    if not header:
+        return None
+    m = _RANGE.match(header)
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    first, last = m.group(1), m.group(2)
+    if not first:  # suffix: the last N bytes
+        n = int(last)
+        if n == 0 or size == 0:
+            raise RangeNotSatisfiable(f"Range {header!r} is not satisfiable", headers=_cr(size))
+        return max(0, size - n), size - 1
+    start = int(first)
+    if last and int(last) < start:
+        return None  # invalid syntax: ignored
+    end = int(last) if last else size - 1
+    if start >= size:
+        raise RangeNotSatisfiable(f"Range {header!r} is not satisfiable", headers=_cr(size))
+    return start, min(end, size - 1)
+
+
+def _cr(size: int) -> dict[str, str]:
+    return {"content-range": f"bytes */{size}"}
+
+
+async def serve_file(request: Request) -> Response:
+    """``GET``/``HEAD /files/{key}``: the bytes, with ranges."""
+    key = request.path_params["key"]
+    storage = storage_of(request)
+    with storage_errors():
+        validate_key(key)
+        info = await storage.stat(key)
+    if info is None or info.is_expired(clock_now()):
+        raise NotFound("File not found")
+    headers = {
+        "etag": f'"{info.etag}"',
+        "accept-ranges": "bytes",
+        "content-type": info.content_type,
+        "last-modified": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(info.created_at)),
+    }
+    bounds = parse_range(request.headers.get("range"), info.size)
+    status = 200
+    if bounds is not None:
+        status = 206
+        headers["content-range"] = f"bytes {bounds[0]}-{bounds[1]}/{info.size}"
+    length = info.size if bounds is None else bounds[1] - bounds[0] + 1
+    headers["content-length"] = str(length)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers)
+    with storage_errors():
+        stream = await storage.get(key, *(bounds or (None, None)))
+
+    async def body() -> AsyncIterator[bytes]:
+        async with stream:
+            async for chunk in stream:
+                yield chunk
+
+    return StreamingResponse(body(), status_code=status, headers=headers)
+
+
+# ---------------------------------------------------------------------------- CDN uploads
+
+
+async def cdn_upload(request: Request) -> Response:
+    """``POST /cdn/files/upload``: the raw body becomes a file."""
+    check_cdn_token(request)
+    storage = storage_of(request)
+    check_declared_size(request, storage)
+    key = new_key(request.headers.get("x-fal-file-name"))
+    expiry = expires_at(request)
+    with storage_errors():
+        await storage.put(
+            key,
+            body_stream(request),
+            content_type=content_type_of(request),
+            file_name=request.headers.get("x-fal-file-name"),
+            expires_at=expiry,
+        )
+    return JSONResponse({"access_url": file_url(request, key)})
+
+
+async def cdn_multipart_create(request: Request) -> Response:
+    """``POST /cdn/files/upload/multipart``: ``{"access_url", "uploadId"}``."""
+    check_cdn_token(request)
+    storage = storage_of(request)
+    name = request.headers.get("x-fal-file-name")
+    key = new_key(name)
+    expiry = expires_at(request)
+    with storage_errors():
+        upload_id = await storage.create_multipart(
+            key, content_type_of(request), file_name=name, expires_at=expiry
+        )
+    return JSONResponse({"access_url": file_url(request, key), "uploadId": upload_id})
+
+
+_PART_PATH = re.compile(r"^(?P<key>.+)/multipart/(?P<upload_id>[^/]+)/(?P<part>\d{1,5})$")
+_COMPLETE_PATH = re.compile(r"^(?P<key>.+)/multipart/(?P<upload_id>[^/]+)/complete$")
+
+
+async def cdn_multipart_part(request: Request) -> Response:
+    """``PUT /files/{key}/multipart/{uploadId}/{partNumber}``: answers with an ``ETag``."""
+    m = _PART_PATH.match(request.path_params["key"])
+    if m is None:
+        raise NotFound(f"Path {request.url.path} not found")
+    check_cdn_token(request)
+    storage = storage_of(request)
+    check_declared_size(request, storage)
+    number = int(m["part"])
+    with storage_errors():
+        etag = await storage.put_part(m["key"], m["upload_id"], number, body_stream(request))
+    return JSONResponse({"partNumber": number, "etag": f'"{etag}"'}, headers={"etag": f'"{etag}"'})
+
+
+def parse_parts(body: Any) -> list[tuple[int, str]]:
+    parts = body.get("parts") if isinstance(body, dict) else None
+    if not isinstance(parts, list) or not parts:
+        raise BadRequest('Body must be {"parts": [{"partNumber": n, "etag": "..."}, ...]}')
+    result: list[tuple[int, str]] = []
+    for p in parts:
+        if not isinstance(p, dict):
+            raise BadRequest(f"Invalid part {p!r}")
+        number, etag = p.get("partNumber"), p.get("etag")
+        if isinstance(number, bool) or not isinstance(number, int) or not isinstance(etag, str):
+            raise BadRequest(f"Invalid part {p!r}: needs an integer partNumber and a string etag")
+        result.append((number, etag))
+    return sorted(result)
+
+
+async def cdn_multipart_complete(request: Request) -> Response:
+    """``POST /files/{key}/multipart/{uploadId}/complete`` with ``{"parts": [...]}``."""
+    m = _COMPLETE_PATH.match(request.path_params["key"])
+    if m is None:
+        raise NotFound(f"Path {request.url.path} not found")
+    check_cdn_token(request)
+    storage = storage_of(request)
+    parts = parse_parts(parse_json_object(await request.body()))
+    with storage_errors():
+        await storage.complete_multipart(m["key"], m["upload_id"], parts)
+    return JSONResponse({"access_url": file_url(request, m["key"])})
