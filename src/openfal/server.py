@@ -15,7 +15,9 @@ from typing import IO, Any
 import uvicorn
 
 from openfal.gateway import AppRegistry, GatewaySettings, create_app
+from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
 from openfal.sdk import describe, endpoint_models, load_app
+from openfal.storage import Storage
 from openfal.store import AppRecord, Store
 from openfal.worker import Worker, WorkerConfig
 
@@ -38,10 +40,33 @@ class ServeConfig:
     max_attempts: int = 3
     max_body_size: int = 64 * 1024 * 1024
     log_level: str = "info"
+    # default: file://<data_dir>/files; s3://bucket/prefix needs the s3 extra
+    storage_url: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_STORAGE_URL"))
+    max_upload_size: int = field(
+        default_factory=lambda: int(os.environ.get("OPENFAL_MAX_UPLOAD_SIZE", 1024**3))
+    )
+    upload_retention: float = 7 * 24 * 3600.0  # seconds an upload lives without a lifecycle
+    storage_sweep_interval: float = 300.0
 
     @property
     def store(self) -> str:
         return self.store_url or f"sqlite:///{self.data_dir / 'openfal.db'}"
+
+    @property
+    def storage(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'files').absolute()}"
+
+
+async def sweep_storage(storage: Storage, interval: float) -> None:
+    """Delete expired uploads every ``interval`` seconds until cancelled."""
+    while True:
+        try:
+            deleted = await storage.sweep()
+            if deleted:
+                log.info("storage sweep removed %d expired files", deleted)
+        except Exception:
+            log.exception("storage sweep failed")
+        await asyncio.sleep(interval)
 
 
 def resolve_ref(ref: str) -> str:
@@ -88,7 +113,10 @@ async def serve(cfg: ServeConfig) -> None:
                 lease_ttl=cfg.lease_ttl, cancel_grace=cfg.cancel_grace, recover_orphans=embedded
             ),
         )
+        storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
+        await storage.open()
         await worker.start()
+        sweeper = asyncio.create_task(sweep_storage(storage, cfg.storage_sweep_interval))
         try:
             refs = (BUILTIN_APPS if cfg.builtins else []) + [resolve_ref(r) for r in cfg.apps]
             for ref in refs:
@@ -102,7 +130,13 @@ async def serve(cfg: ServeConfig) -> None:
                     ref,
                     ", ".join("/" + p for p in record.endpoints),
                 )
-            app = create_app(store, registry, GatewaySettings(max_body_size=cfg.max_body_size))
+            app = create_app(
+                store, registry, GatewaySettings(max_body_size=cfg.max_body_size), storage=storage
+            )
+            app.state.uploads = UploadConfig(
+                signer=Signer(load_or_create_secret(cfg.data_dir / "upload.key")),
+                default_retention=cfg.upload_retention,
+            )
             app.state.worker = worker
             server = uvicorn.Server(
                 uvicorn.Config(
@@ -115,10 +149,20 @@ async def serve(cfg: ServeConfig) -> None:
                     timeout_graceful_shutdown=5,
                 )
             )
-            log.info("openfal serving on http://%s:%d (store %s)", cfg.host, cfg.port, cfg.store)
+            log.info(
+                "openfal serving on http://%s:%d (store %s, files %s)",
+                cfg.host,
+                cfg.port,
+                cfg.store,
+                storage,
+            )
             await server.serve()
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await worker.stop()
+            await storage.close()
             await store.close()
 
 

@@ -1,0 +1,90 @@
+"""Uploads with the official ``fal-client`` against ``openfal serve`` (PROTOCOL.md §8.1)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import fal_client
+import fal_client.client as fal_module
+import httpx
+import pytest
+
+from tests.e2e.harness import Serve
+
+pytestmark = pytest.mark.e2e
+
+# repository chains: the CDN only (no silent fallback), and the storage-initiate path only
+CDN = {"repository": "fal_v3", "fallback_repository": "fal_v3"}
+STORAGE = {"repository": "fal", "fallback_repository": "fal"}
+
+
+@pytest.fixture
+def fal(serve, monkeypatch) -> Iterator[Serve]:
+    s = serve()
+    monkeypatch.setenv("FAL_KEY", "local-dev-key")
+    for attr, value in {
+        "RUN_URL_FORMAT": f"{s.url}/",
+        "QUEUE_URL_FORMAT": f"{s.url}/queue/",
+        "REALTIME_URL_FORMAT": f"ws://127.0.0.1:{s.port}/",
+        "REST_URL": f"{s.url}/rest",
+        "CDN_URL": f"{s.url}/cdn",
+    }.items():
+        monkeypatch.setattr(fal_module, attr, value)
+    # the module-level client caches its CDN token manager (and REST_URL with it)
+    monkeypatch.delitem(fal_client.sync_client.__dict__, "_token_manager", raising=False)
+    yield s
+    fal_client.sync_client.__dict__.pop("_token_manager", None)
+
+
+def fetch(url: str) -> httpx.Response:
+    r = httpx.get(url, timeout=30)
+    assert r.status_code == 200, r.text
+    return r
+
+
+@pytest.mark.parametrize("repo", [CDN, STORAGE], ids=["cdn", "storage"])
+def test_upload_bytes(fal, repo):
+    url = fal_client.upload(b"hello from fal_client", "text/plain", **repo)
+    assert url.startswith(f"{fal.url}/files/")
+    r = fetch(url)
+    assert r.content == b"hello from fal_client"
+    assert r.headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("repo", [CDN, STORAGE], ids=["cdn", "storage"])
+def test_upload_file(fal, repo, tmp_path: Path):
+    path = tmp_path / "notes.json"
+    path.write_bytes(b'{"a": [1, 2, 3]}' * 1000)
+    url = fal_client.upload_file(path, **repo)
+    assert url.endswith("/notes.json")
+    r = fetch(url)
+    assert r.content == path.read_bytes()
+    assert r.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("repo", [CDN, STORAGE], ids=["cdn", "storage"])
+def test_upload_image(fal, repo):
+    Image = pytest.importorskip("PIL.Image", reason="needs Pillow")
+
+    image = Image.new("RGB", (100, 100), (0, 0, 0))
+    url = fal_client.upload_image(image, format="png", **repo)
+    r = fetch(url)
+    assert r.headers["content-type"] == "image/png"
+    got = Image.open(io.BytesIO(r.content))
+    assert got.size == (100, 100)
+    assert got.convert("RGB").tobytes() == image.tobytes()
+
+
+def test_range_and_lifecycle(fal):
+    url = fal_client.upload(
+        b"0123456789",
+        "text/plain",
+        lifecycle=fal_client.client.StorageSettings(expires_in=3600),
+        **CDN,
+    )
+    r = httpx.get(url, headers={"range": "bytes=2-4"})
+    assert r.status_code == 206 and r.content == b"234"
+    assert (fal.data_dir / "upload.key").stat().st_mode & 0o777 == 0o600
+    assert any((fal.data_dir / "files").rglob("*"))
