@@ -319,3 +319,22 @@ async def test_expired_file_is_404(env):
     key = urlsplit(url).path.removeprefix("/files/")
     await storage.put(key, b"x", expires_at=1.0)
     assert (await c.get(path_of(url))).status_code == 404
+
+
+async def test_serve_sweeper_removes_expired_files(env):
+    import asyncio
+
+    from openfal.server import sweep_storage
+
+    _, storage = env
+    await storage.put("0123456789abcdef0123456789abcdef/old.txt", b"x", expires_at=1.0)
+    await storage.put("0123456789abcdef0123456789abcdef/new.txt", b"x", expires_at=None)
+    task = asyncio.create_task(sweep_storage(storage, 0.01))
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while await storage.exists("0123456789abcdef0123456789abcdef/old.txt"):
+            assert asyncio.get_running_loop().time() < deadline, "sweeper never ran"
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert await storage.exists("0123456789abcdef0123456789abcdef/new.txt")
