@@ -66,7 +66,7 @@ def test_upload_file(fal, repo, tmp_path: Path):
 
 @pytest.mark.parametrize("repo", [CDN, STORAGE], ids=["cdn", "storage"])
 def test_upload_image(fal, repo):
-    Image = pytest.importorskip("PIL.Image", reason="needs Pillow")
+    from PIL import Image  # a test dependency (pyproject's test extra)
 
     image = Image.new("RGB", (100, 100), (0, 0, 0))
     url = fal_client.upload_image(image, format="png", **repo)

@@ -152,8 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         from openfal.runner import serve
 
-        serve(args.ref, host=args.host, port=args.port)
-        return 0
+        return serve(args.ref, host=args.host, port=args.port)
     return inspect_cmds.dispatch(args)
 
 
