@@ -1,12 +1,16 @@
 """Fixtures for the store contract suite: one suite, every backend.
 
 To run the suite against another backend, add its name to ``BACKENDS`` and a branch to
-``build_store`` (skip there when the backend is not available, e.g. no server).
+``build_store``. The redis backend runs against a real ``redis-server`` started once per
+session (see ``redis_server.py``); each test gets its own key prefix. A missing
+``redis-server`` FAILS the redis tests (install it with ``scripts/redis.sh install``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +19,16 @@ import pytest
 from openfal.store import Store
 from openfal.store import base as store_base
 
-BACKENDS = ["memory", "sqlite"]
+from .redis_server import MISSING, REDIS_SERVER, RedisServer, start_redis
+
+BACKENDS = ["memory", "sqlite", "redis"]
 
 StoreFactory = Callable[..., Awaitable[Store]]
 
 
-def build_store(backend: str, tmp_path: Path, **kwargs: Any) -> Store:
+def build_store(
+    backend: str, tmp_path: Path, *, redis_url: str | None = None, **kwargs: Any
+) -> Store:
     if backend == "memory":
         from openfal.store.memory import MemoryStore
 
@@ -29,7 +37,30 @@ def build_store(backend: str, tmp_path: Path, **kwargs: Any) -> Store:
         from openfal.store.sqlite import SQLiteStore
 
         return SQLiteStore(str(tmp_path / "db" / "store.sqlite3"), **kwargs)
+    if backend == "redis":
+        from openfal.store.redis import RedisStore
+
+        if redis_url is None:
+            raise ValueError("the redis backend needs redis_url (the redis_server fixture)")
+        return RedisStore(redis_url, **kwargs)
     raise ValueError(f"unknown store backend {backend!r}")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the whole session (started on first use)."""
+    if shutil.which(REDIS_SERVER) is None:
+        pytest.fail(MISSING, pytrace=False)
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def redis_prefix() -> str:
+    """A key prefix no other test uses."""
+    return f"openfal-test:{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture(params=BACKENDS)
@@ -38,15 +69,21 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def make_store(backend: str, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+async def make_store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[StoreFactory]:
     """Build, open and (at teardown) close stores of the current backend.
 
     Stores of a shared backend (sqlite, redis) made in one test see the same data.
     """
     opened: list[Store] = []
+    shared: dict[str, Any] = {}
+    if backend == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        shared = {"redis_url": server.url, "prefix": redis_prefix()}
 
     async def make(**kwargs: Any) -> Store:
-        store = build_store(backend, tmp_path, **kwargs)
+        store = build_store(backend, tmp_path, **{**shared, **kwargs})
         await store.open()
         opened.append(store)
         return store

@@ -777,3 +777,342 @@ async def test_sqlite_change_during_read_is_not_lost(db_path: str) -> None:
             assert await asyncio.wait_for(store.wait_for_change(rec.id, 60), 30) is True
     finally:
         await store.close()
+
+
+# ---------------------------------------------------------------------- redis only
+#
+# Against the session's real redis-server (conftest.redis_server). Two RedisStore
+# instances on one server and prefix stand for two processes: nothing is shared between
+# them but Redis.
+
+
+@pytest.fixture
+async def redis_stores(redis_server: object) -> AsyncIterator[list[Store]]:
+    """Two stores on one server and key prefix, as if in two processes."""
+    from openfal.store.redis import RedisStore
+
+    from .conftest import redis_prefix
+    from .redis_server import RedisServer
+
+    assert isinstance(redis_server, RedisServer)
+    prefix = redis_prefix()
+    stores: list[Store] = [RedisStore(redis_server.url, prefix=prefix) for _ in range(2)]
+    for s in stores:
+        await s.open()
+    yield stores
+    for s in stores:
+        await s.close()
+
+
+@pytest.fixture
+async def redis_raw(redis_server: object) -> AsyncIterator[object]:
+    """A plain client on the session's server, to look at what the stores wrote."""
+    import redis.asyncio as aioredis
+
+    from .redis_server import RedisServer
+
+    assert isinstance(redis_server, RedisServer)
+    client = aioredis.Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+async def test_redis_claim_wakes_on_enqueue_by_other_store(redis_stores: list[Store]) -> None:
+    a, b = redis_stores
+    claimer = asyncio.create_task(b.claim([APP], "w-b", timeout=60))
+    await asyncio.sleep(0.05)
+    rec = await a.enqueue(APP, "", b'{"x": 1}')
+    claimed = await asyncio.wait_for(claimer, 60)
+    assert claimed is not None
+    assert (claimed.id, claimed.input, claimed.worker_id) == (rec.id, b'{"x": 1}', "w-b")
+    seen = await a.get(rec.id)
+    assert seen is not None
+    assert (seen.status, seen.worker_id, seen.attempts) == (RequestStatus.IN_PROGRESS, "w-b", 1)
+
+
+async def test_redis_wait_for_change_sees_other_store(redis_stores: list[Store]) -> None:
+    a, b = redis_stores
+    rec = await a.enqueue(APP, "", b"{}")
+    await a.claim([APP], "w")
+    waiter = asyncio.create_task(b.wait_for_change(rec.id, 60))
+    await asyncio.sleep(0.05)
+    await a.complete(rec.id, status_code=200, body=b"{}")
+    # no polling behind wait_for_change: only the pub/sub message can end it early
+    assert await asyncio.wait_for(waiter, 30) is True
+    done = await b.get(rec.id)
+    assert done is not None
+    assert done.is_done
+
+
+async def test_redis_change_between_read_and_wait_is_not_lost(redis_stores: list[Store]) -> None:
+    a, b = redis_stores
+    rec = await a.enqueue(APP, "", b"{}")
+    await b.claim([APP], "w")
+
+    # a read, then a change by another process, then the wait: it must return at once
+    assert (await a.get(rec.id)) is not None
+    await b.set_progress(rec.id, {"p": 1})
+    assert await asyncio.wait_for(a.wait_for_change(rec.id, 60), 30) is True
+    # nothing changed since the last read: it waits (and is not woken twice for one change)
+    assert (await a.get(rec.id)) is not None
+    assert await a.wait_for_change(rec.id, 0.2) is False
+
+    for read in (a.get_logs, a.get_events):
+        await read(rec.id)
+        await b.append_logs(rec.id, [LogEntry("x")])
+        assert await asyncio.wait_for(a.wait_for_change(rec.id, 60), 30) is True
+
+    # the oldest read counts: a later read of the same request does not hide the change
+    await a.get(rec.id)
+    await b.publish_event(rec.id, b"e")
+    await a.get_events(rec.id)
+    assert await asyncio.wait_for(a.wait_for_change(rec.id, 60), 30) is True
+
+    # readers in two tasks of one process each keep their own view
+    async def read_then_wait(gate: asyncio.Event) -> bool:
+        await a.get(rec.id)
+        await gate.wait()
+        return await a.wait_for_change(rec.id, 60)
+
+    gates = [asyncio.Event(), asyncio.Event()]
+    first = asyncio.create_task(read_then_wait(gates[0]))
+    await asyncio.sleep(0.05)
+    await b.set_progress(rec.id, {"p": 2})
+    second = asyncio.create_task(read_then_wait(gates[1]))
+    await asyncio.sleep(0.05)
+    gates[1].set()
+    await asyncio.sleep(0.05)
+    assert not second.done()  # it read after the change
+    gates[0].set()
+    assert await asyncio.wait_for(first, 30) is True  # it read before the change
+    await b.complete(rec.id, status_code=200, body=b"{}")
+    assert await asyncio.wait_for(second, 30) is True
+
+    # work: an empty claim, then an enqueue elsewhere, then the wait
+    assert await a.claim(["other/app"], "w", timeout=0) is None
+    await b.enqueue("other/app", "", b"{}")
+    await asyncio.wait_for(a.wait_for_work(60), 30)
+
+
+async def test_redis_concurrent_claimers_on_two_stores(redis_stores: list[Store]) -> None:
+    a, b = redis_stores
+    enqueued = asyncio.Event()
+
+    async def claimer(store: Store, worker: str) -> list[str]:
+        got = []
+        while True:
+            rec = await store.claim([APP], worker, timeout=0.3)
+            if rec is not None:
+                got.append(rec.id)
+            elif enqueued.is_set():
+                return got
+
+    workers = [(s, f"w{i}-{j}") for i, s in enumerate((a, b)) for j in range(4)]
+    tasks = [asyncio.create_task(claimer(s, w)) for s, w in workers]
+    await asyncio.sleep(0.05)
+    batches = await asyncio.gather(_queued(a, 50), _queued(b, 50))
+    enqueued.set()
+    results = await asyncio.wait_for(asyncio.gather(*tasks), 60)
+
+    ids = [rid for batch in batches for rid in batch]
+    claimed = [rid for got in results for rid in got]
+    assert len(claimed) == len(set(claimed)) == 100
+    assert set(claimed) == set(ids)
+    for got, (_, worker) in zip(results, workers, strict=True):
+        for rid in got:
+            rec = await b.get(rid)
+            assert rec is not None
+            assert (rec.worker_id, rec.attempts, rec.status) == (
+                worker,
+                1,
+                RequestStatus.IN_PROGRESS,
+            )
+    assert (await a.queue_depth(APP), await a.in_progress(APP)) == (0, 100)
+
+
+async def test_redis_durable_across_restart(tmp_path: Path) -> None:
+    from openfal.store.redis import RedisStore
+
+    from .redis_server import start_redis
+
+    server = start_redis(tmp_path / "redis", appendonly=True)
+    try:
+        store = RedisStore(server.url)
+        await store.open()
+        await store.open()  # idempotent
+        queued = await store.enqueue(
+            APP, "", b'{"q": 1}', priority=Priority.LOW, headers={"h": "v"}
+        )
+        running = await store.enqueue(APP, "", b'{"r": 1}', priority=Priority.HIGH)
+        claimed = await store.claim([APP], "w1", lease_ttl=60)
+        assert claimed is not None
+        assert claimed.id == running.id
+        await store.append_logs(running.id, [LogEntry("hello")])
+        await store.publish_event(running.id, b"\x00ev")
+        await store.register_app(AppRecord(app_id=APP, source="x.py::X", settings={"a": {"b": 1}}))
+        await store.close()
+        await store.close()  # idempotent
+
+        server.restart(kill=True)  # SIGKILL: only what is on disk survives
+
+        again = RedisStore(server.url)
+        await again.open()
+        try:
+            assert await again.get(queued.id) == queued
+            assert await again.get(running.id) == claimed
+            assert await again.get_logs(running.id) == [LogEntry("hello")]
+            assert await again.get_events(running.id) == [b"\x00ev"]
+            app = await again.get_app(APP)
+            assert app is not None
+            assert app.settings == {"a": {"b": 1}}
+            assert (await again.queue_depth(APP), await again.in_progress(APP)) == (1, 1)
+            assert await again.queue_position(queued) == 0
+            newer = await again.enqueue(APP, "", b"{}")
+            assert newer.seq > max(queued.seq, running.seq)
+            assert [(await _claim(again, worker="w2")).id for _ in range(2)] == [
+                newer.id,
+                queued.id,
+            ]
+        finally:
+            await again.close()
+    finally:
+        server.stop()
+
+
+async def test_redis_waiters_survive_a_server_restart(tmp_path: Path) -> None:
+    from openfal.store.redis import RedisStore
+
+    from .redis_server import start_redis
+
+    server = start_redis(tmp_path / "redis", appendonly=True)
+    a, b = RedisStore(server.url), RedisStore(server.url)
+    try:
+        await a.open()
+        rec = await a.enqueue(APP, "", b"{}")
+        waiter = asyncio.create_task(a.wait_for_change(rec.id, 60))
+        await asyncio.sleep(0.05)
+        server.restart(kill=True)
+        # the subscription is gone with the connection: the waiter is told to look again
+        assert await asyncio.wait_for(waiter, 30) is True
+        assert await a.get(rec.id) == rec
+
+        # and waiting works again, on the same store, for changes made elsewhere
+        await b.open()
+        waiter = asyncio.create_task(a.wait_for_change(rec.id, 60))
+        await asyncio.sleep(0.05)
+        assert await b.cancel(rec.id) is CancelOutcome.CANCELLED
+        assert await asyncio.wait_for(waiter, 30) is True
+        claimer = asyncio.create_task(a.claim([APP], "w", timeout=60))
+        await asyncio.sleep(0.05)
+        fresh = await b.enqueue(APP, "", b"{}")
+        claimed = await asyncio.wait_for(claimer, 30)
+        assert claimed is not None
+        assert claimed.id == fresh.id
+    finally:
+        await a.close()
+        await b.close()
+        server.stop()
+
+
+async def test_redis_one_pubsub_connection(redis_stores: list[Store], redis_raw: object) -> None:
+    import redis.asyncio as aioredis
+
+    assert isinstance(redis_raw, aioredis.Redis)
+    a, b = redis_stores
+    ids = await _queued(a, 5)
+    waiters = [asyncio.create_task(a.wait_for_change(rid, 60)) for rid in ids for _ in range(3)]
+    waiters.append(asyncio.create_task(a.wait_for_work(60)))
+    prefix = a.prefix  # type: ignore[attr-defined]
+    channels = [f"{prefix}changed:{rid}" for rid in ids]
+
+    async def numsub() -> list[int]:
+        return [n for _, n in await redis_raw.pubsub_numsub(*channels)]
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while await numsub() != [1] * 5:  # one subscription per channel, however many wait
+        assert loop.time() < deadline
+        await asyncio.sleep(0.01)
+    clients = await redis_raw.client_list()
+    assert sum(1 for c in clients if int(c.get("sub", 0)) > 0) == 1  # one connection
+
+    for rid in ids:
+        await b.complete(rid, status_code=200, body=b"{}")
+    assert await asyncio.wait_for(asyncio.gather(*waiters[:-1]), 30) == [True] * 15
+    await b.enqueue(APP, "", b"{}")
+    await asyncio.wait_for(waiters[-1], 30)
+    while await numsub() != [0] * 5:  # the last waiter gone, the channel is unsubscribed
+        assert loop.time() < deadline
+        await asyncio.sleep(0.01)
+
+
+async def test_redis_keys_stay_under_prefix_and_indexes_drain(
+    redis_stores: list[Store], redis_raw: object, clock: FakeClock
+) -> None:
+    import redis.asyncio as aioredis
+
+    assert isinstance(redis_raw, aioredis.Redis)
+    a, b = redis_stores
+    prefix: str = a.prefix  # type: ignore[attr-defined]
+    before = {k async for k in redis_raw.scan_iter(count=1000)}
+
+    ids = await _queued(a, 3, owner="alice") + await _queued(b, 3, app_id="x/y", priority=0)
+    await a.append_logs(ids[0], [LogEntry("l")])
+    await a.publish_event(ids[0], b"e")
+    await a.register_app(AppRecord(app_id=APP, source="x.py::X"))
+    first = await a.claim([APP, "x/y"], "w1", lease_ttl=5)
+    assert first is not None
+    assert first.id == ids[3]  # priority 0 first
+    await b.requeue(first.id, "w1", "died", "runner_disconnected")
+    assert await a.cancel(ids[1]) is CancelOutcome.CANCELLED
+    while (rec := await b.claim([APP, "x/y"], "w2")) is not None:
+        await b.complete(rec.id, status_code=200, body=b"{}", worker_id="w2")
+
+    added = {k async for k in redis_raw.scan_iter(count=1000)} - before
+    assert added
+    assert all(k.decode().startswith(prefix) for k in added)
+
+    clock.advance(10_000)
+    assert await a.purge_completed() == 6
+    await a.unregister_app(APP)
+    left = {k.decode().removeprefix(prefix) for k in added if await redis_raw.exists(k)}
+    assert left == {"seq", "version", "workver"}  # every index emptied with its records
+
+
+async def test_redis_queue_scores_exact_near_limits(
+    redis_stores: list[Store], redis_raw: object
+) -> None:
+    import redis.asyncio as aioredis
+
+    assert isinstance(redis_raw, aioredis.Redis)
+    a, _ = redis_stores
+    prefix: str = a.prefix  # type: ignore[attr-defined]
+    await redis_raw.set(f"{prefix}seq", 2**40 - 10)  # scores near 2**53 must stay exact
+    low = await _queued(a, 2, priority=Priority.LOW)
+    normal = await _queued(a, 2, priority=Priority.NORMAL)
+    high = await _queued(a, 2, priority=Priority.HIGH)
+    recs = [await a.get(rid) for rid in high + normal + low]
+    assert [await a.queue_position(r) for r in recs if r is not None] == [0, 1, 2, 3, 4, 5]
+    assert [(await _claim(a)).id for _ in range(6)] == high + normal + low
+    with pytest.raises(ValueError):
+        await a.enqueue(APP, "", b"{}", priority=5000)
+
+
+async def test_redis_from_url_and_closed_store(redis_server: object) -> None:
+    from openfal.store.redis import RedisStore
+
+    from .conftest import redis_prefix
+    from .redis_server import RedisServer
+
+    assert isinstance(redis_server, RedisServer)
+    store = Store.from_url(redis_server.url, prefix=redis_prefix(), retention=10)
+    assert isinstance(store, RedisStore)
+    assert store.retention == 10
+    await store.open()
+    try:
+        rec = await store.enqueue(APP, "", b"{}")
+        assert await store.get(rec.id) == rec
+    finally:
+        await store.close()
+    with pytest.raises(RuntimeError):
+        await store.get(rec.id)
