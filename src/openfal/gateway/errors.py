@@ -51,6 +51,21 @@ class BadRequest(GatewayError):
     error_type = "bad_request"
 
 
+class Unauthorized(GatewayError):
+    status_code = 401
+    error_type = "unauthorized"
+
+
+class Forbidden(GatewayError):
+    status_code = 403
+    error_type = "forbidden"
+
+
+class RangeNotSatisfiable(GatewayError):
+    status_code = 416
+    error_type = "range_not_satisfiable"
+
+
 class NotFound(GatewayError):
     status_code = 404
     error_type = None

@@ -29,6 +29,9 @@ _HOP_HEADERS = {
 }
 
 
+CANCEL_CHECK = 0.2  # seconds between reads of the record for a cancel
+
+
 @dataclass
 class DispatchConfig:
     lease_ttl: float = 30.0
@@ -191,6 +194,7 @@ class _Job:
         deadline = loop.time() + self.cfg.request_timeout if self.cfg.request_timeout else None
         renew_every = max(self.cfg.lease_ttl / 3, 0.05)
         next_renew = loop.time() + renew_every
+        last_check = 0.0
         while True:
             wait = next_renew - loop.time()
             if deadline is not None:
@@ -211,6 +215,12 @@ class _Job:
                         await self._forward_cancel()
                         self.ended = "lost"
                         return
+            # Every log line and progress report wakes this loop; read the record at most
+            # every CANCEL_CHECK seconds so chatty apps don't double the store traffic.
+            since = loop.time() - last_check
+            if since < CANCEL_CHECK:
+                await asyncio.sleep(CANCEL_CHECK - since)
+            last_check = loop.time()
             rec = await self.store.get(self.rec.id)
             if rec is not None and rec.cancel_requested:
                 self.ended = "cancel"

@@ -23,7 +23,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from openfal.gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
+from openfal.gateway.errors import (
+    BadRequest,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
+    Unauthorized,
+)
 from openfal.gateway.routes.common import parse_json_object
 from openfal.storage import (
     FileNotFound,
@@ -39,21 +46,6 @@ from openfal.store.clock import now as clock_now
 
 DEFAULT_URL_TTL = 3600.0  # seconds a signed upload URL / CDN token stays valid
 DEFAULT_RETENTION = 7 * 24 * 3600.0  # seconds an upload lives without a lifecycle header
-
-
-class Forbidden(GatewayError):
-    status_code = 403
-    error_type = "forbidden"
-
-
-class Unauthorized(GatewayError):
-    status_code = 401
-    error_type = "unauthorized"
-
-
-class RangeNotSatisfiable(GatewayError):
-    status_code = 416
-    error_type = "range_not_satisfiable"
 
 
 class StorageUnavailable(GatewayError):

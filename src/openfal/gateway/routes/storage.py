@@ -16,10 +16,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from openfal.gateway.errors import BadRequest, NotFound
+from openfal.gateway.errors import BadRequest, Forbidden, NotFound
 from openfal.gateway.routes.common import parse_json_object
 from openfal.gateway.routes.files import (
-    Forbidden,
     base_url,
     body_stream,
     check_declared_size,
