@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
+bash scripts/node-deps.sh
 echo "== ruff"
 .venv/bin/ruff check src tests benchmarks
 echo "== mypy"
