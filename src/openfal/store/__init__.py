@@ -10,6 +10,7 @@ from openfal.store.base import (
     RequestStatus,
     Store,
 )
+from openfal.store.runners import RunnerInfo, SlotState, WorkerInfo
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -19,5 +20,8 @@ __all__ = [
     "Priority",
     "RequestRecord",
     "RequestStatus",
+    "RunnerInfo",
+    "SlotState",
     "Store",
+    "WorkerInfo",
 ]
