@@ -106,6 +106,16 @@ async def test_retire_keeps_the_floor_and_stopping_runners_hold_their_slot(store
     assert not await store.retire_runner("missing", keep=0)
 
 
+async def test_a_late_heartbeat_does_not_undo_a_retire(store: Store, reg_clock):
+    for n in (1, 2):
+        assert await store.acquire_runner(runner(n), limit=2, ttl=10)
+    assert await store.retire_runner("r1", keep=1)
+    assert await store.heartbeat_runners([runner(1, state=SlotState.READY)], ttl=10) == []
+    states = {r.runner_id: r.state for r in await store.list_runners()}
+    assert states == {"r1": SlotState.STOPPING, "r2": SlotState.STARTING}
+    assert not await store.retire_runner("r2", keep=1)
+
+
 async def test_racing_retires_never_go_below_keep(
     make_store: StoreFactory, backend: str, reg_clock
 ):

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import inspect_cmds
+from openfal.cli import cluster_cmds, inspect_cmds
 
 _EPILOG_SERVE = """examples:
   openfal serve                                   # built-in apps, SQLite under ./.openfal
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="keep printing until the request completes",
             )
+    cluster_cmds.add_parsers(sub, _store_args)
     return parser
 
 
@@ -153,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from openfal.runner import serve
 
         return serve(args.ref, host=args.host, port=args.port)
+    if args.command in ("gateway", "worker", "runners", "workers"):
+        return cluster_cmds.dispatch(args)
     return inspect_cmds.dispatch(args)
 
 

@@ -51,7 +51,8 @@ class MemoryRunners(RunnerRegistry):
                 known.pop(rec.runner_id, None)
                 lost.append(rec.runner_id)
             else:
-                known[rec.runner_id] = replace(rec, started_at=old.started_at)
+                state = SlotState.STOPPING if old.state is SlotState.STOPPING else rec.state
+                known[rec.runner_id] = replace(rec, started_at=old.started_at, state=state)
         return lost
 
     async def _runner_retire(self, runner_id: str, keep: int, t: float) -> bool:

@@ -73,7 +73,9 @@ for _ = 1, tonumber(ARGV[4]) do
     drop(P, id)
     lost[#lost + 1] = id
   else
+    local state = redis.call('HGET', P .. 'runner:' .. id, 'state')
     put(P, id, app, exp, i + 3, n)
+    if state == 'STOPPING' then redis.call('HSET', P .. 'runner:' .. id, 'state', state) end
   end
   i = i + 3 + 2 * n
 end

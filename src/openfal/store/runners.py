@@ -103,7 +103,8 @@ class RunnerRegistry(abc.ABC):
         """Renew these runners' records with their current state and load.
 
         Returns the ids whose record expired or was released meanwhile: their slot may be
-        someone else's now, so the caller must stop them.
+        someone else's now, so the caller must stop them. A retired (STOPPING) runner
+        stays STOPPING whatever state the heartbeat carries.
         """
         if not runners:
             return []

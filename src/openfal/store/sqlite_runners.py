@@ -79,8 +79,11 @@ class SQLiteRunners(RunnerRegistry):
                     conn.execute("DELETE FROM runners WHERE runner_id = ?", (rec.runner_id,))
                     lost.append(rec.runner_id)
                 else:
-                    started = json.loads(found[1])["started_at"]
-                    conn.execute(_UPSERT, _row(replace(rec, started_at=started)))
+                    stored = RunnerInfo.from_json(json.loads(found[1]))
+                    state = SlotState.STOPPING if stored.state is SlotState.STOPPING else rec.state
+                    conn.execute(
+                        _UPSERT, _row(replace(rec, started_at=stored.started_at, state=state))
+                    )
             return lost
 
         return await self._run(lambda conn: _write(conn, tx))
