@@ -34,6 +34,7 @@ from openfal.worker.runner_process import (
 log = logging.getLogger("openfal.worker")
 
 MAX_START_FAILURES = 3  # consecutive failed starts before queued requests are failed
+RESCALE_EVERY = 0.05  # seconds between two scaling decisions, at least
 
 
 @dataclass(frozen=True)
@@ -233,11 +234,15 @@ class AppPool:
 
     async def _scale_loop(self) -> None:
         while self._accepting:
+            started = time.monotonic()
             try:
                 await self.rescale()
-            except Exception:
-                log.exception("scaling %s failed", self.app_id)
+            except Exception as e:  # the store may be restarting: try again next tick
+                log.warning("scaling %s failed: %s: %s", self.app_id, type(e).__name__, e)
             await self.store.wait_for_work(self.tick)
+            # a burst of submits wakes this loop once per request: decide at most every
+            # RESCALE_EVERY seconds (each decision reads the store three times)
+            await asyncio.sleep(max(0.0, started + RESCALE_EVERY - time.monotonic()))
 
     async def rescale(self) -> None:
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
