@@ -182,6 +182,7 @@ def test_image_size_presets_and_custom_sizes() -> None:
     custom = Input.model_validate({"image_size": {"width": 640, "height": 360}}).image_size
     assert resolve_image_size(custom) == (640, 360)
     assert get_image_size("square") == ImageSize(width=512, height=512)
+    assert resolve_image_size({"width": 3, "height": 2}) == (3, 2)
     for bad in ("huge", {"width": 0, "height": 5}, {"width": 20000, "height": 5}):
         with pytest.raises(ValidationError) as err:
             Input.model_validate({"image_size": bad})

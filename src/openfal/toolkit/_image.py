@@ -53,17 +53,19 @@ ImageSizeInput = ImageSize | ImageSizePreset
 """A field type taking a preset name or ``{"width": ..., "height": ...}``."""
 
 
-def get_image_size(source: ImageSizeInput) -> ImageSize:
-    """The ``ImageSize`` of a preset name or an ``ImageSize``."""
+def get_image_size(source: ImageSizeInput | dict[str, int]) -> ImageSize:
+    """The ``ImageSize`` of a preset name, an ``ImageSize`` or ``{"width", "height"}``."""
     if isinstance(source, ImageSize):
         return source
     if isinstance(source, str) and source in IMAGE_SIZE_PRESETS:
         return IMAGE_SIZE_PRESETS[source]
+    if isinstance(source, dict):
+        return ImageSize.model_validate(source)
     raise TypeError(f"Invalid value for ImageSize: {source!r}")
 
 
-def resolve_image_size(source: ImageSizeInput) -> tuple[int, int]:
-    """``(width, height)`` of a preset name or an ``ImageSize``."""
+def resolve_image_size(source: ImageSizeInput | dict[str, int]) -> tuple[int, int]:
+    """``(width, height)`` of a preset name, an ``ImageSize`` or ``{"width", "height"}``."""
     size = get_image_size(source)
     return size.width, size.height
 
