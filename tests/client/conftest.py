@@ -18,7 +18,9 @@ FLAVORS = ["openfal-sync", "openfal-async", "fal_client-sync", "fal_client-async
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     """One ``openfal serve`` for a whole test module (runners stay warm between tests)."""
-    s = Serve(Path(tmp_path_factory.mktemp("client")), ["steps", "sleeper"]).start()
+    s = Serve(
+        Path(tmp_path_factory.mktemp("client")), ["steps", "sleeper", "echo", "file_output"]
+    ).start()
     yield s
     s.stop()
 
