@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image as PILImage
 
-from tests.e2e.falclient import forget_server, use_server
+from openfal.compat import restore, use_server
 from tests.e2e.harness import Serve, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -21,11 +21,11 @@ CDN = {"repository": "fal_v3", "fallback_repository": "fal_v3"}
 
 
 @pytest.fixture
-def images(serve, monkeypatch) -> Iterator[Serve]:
+def images(serve) -> Iterator[Serve]:
     s = serve("images")
-    use_server(monkeypatch, s)
+    previous = use_server(s.url, key="local-dev-key")
     yield s
-    forget_server()
+    restore(previous)
 
 
 def decode(data: bytes) -> PILImage.Image:

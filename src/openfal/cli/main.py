@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import inspect_cmds
+from openfal.cli import call, inspect_cmds
 
 _EPILOG_SERVE = """examples:
   openfal serve                                   # built-in apps, SQLite under ./.openfal
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="keep printing until the request completes",
             )
+    call.add_parser(sub)
     return parser
 
 
@@ -157,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 0
+    if args.command == "call":
+        return call.run(args)
     if args.command == "run":
         from openfal.runner import serve
 

@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from openfal.gateway.cors import Cors
 from openfal.gateway.errors import (
     GatewayError,
     handle_gateway_error,
@@ -15,7 +16,7 @@ from openfal.gateway.errors import (
 )
 from openfal.gateway.middleware import HostRouting, RequestId
 from openfal.gateway.registry import AppRegistry
-from openfal.gateway.routes import files, meta, queue, run
+from openfal.gateway.routes import files, meta, proxy, queue, run
 from openfal.gateway.routes import storage as rest_storage
 from openfal.gateway.settings import GatewaySettings
 from openfal.storage import Storage
@@ -28,8 +29,10 @@ def create_app(
     settings: GatewaySettings | None = None,
     storage: Storage | None = None,
 ) -> Starlette:
+    settings = settings or GatewaySettings()
     routes = [
         Route("/health", meta.health, methods=["GET"]),
+        Route("/api/fal/proxy", proxy.fal_proxy, methods=["GET", "POST", "PUT"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
         Route("/rest/openapi/queue/openapi.json", meta.endpoint_openapi, methods=["GET"]),
         Route("/rest/apps", meta.list_apps, methods=["GET"]),
@@ -59,7 +62,11 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestId), Middleware(HostRouting)],
+        middleware=[
+            Middleware(Cors, origins=settings.cors_origins),  # outermost: preflights need no key
+            Middleware(RequestId),
+            Middleware(HostRouting),
+        ],
         exception_handlers={
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,
@@ -68,7 +75,7 @@ def create_app(
     )
     app.state.store = store
     app.state.registry = registry or AppRegistry(store)
-    app.state.settings = settings or GatewaySettings()
+    app.state.settings = settings
     app.state.storage = storage
     app.state.uploads = files.UploadConfig()  # serve() swaps in a persistent secret
     return app
