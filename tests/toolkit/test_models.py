@@ -157,6 +157,7 @@ def test_repositories_by_name_object_and_fallback() -> None:
     with pytest.raises(OSError):
         File.from_bytes(b"x", repository="failing")
     assert isinstance(toolkit.get_repository("fal"), InMemoryRepository)
+    assert File.from_bytes(b"x", repository=None).url == "data:application/octet-stream;base64,eA=="
 
 
 def test_fal_repository_names_mean_the_platform_storage(files_root: Path) -> None:
