@@ -117,3 +117,40 @@ def test_metadata_and_private_urls_are_refused(images):
         (error,) = r.json()["detail"]
         assert error["loc"] == ["body", "image_url"] and error["type"] == "url_refused"
         assert "localhost resolves to" in error["msg"]
+
+
+def test_runners_write_to_s3_storage(serve, tmp_path):
+    """With S3 storage (a real SeaweedFS), runners store outputs in the bucket, the gateway
+    serves them, and own-file inputs are read back from the bucket."""
+    from tests.storage.seaweed import SeaweedS3
+
+    with SeaweedS3(tmp_path / "seaweed") as seaweed:
+        bucket = seaweed.create_bucket("openfal-e2e")
+        s = serve(
+            "images",
+            env={
+                "OPENFAL_STORAGE_URL": f"s3://{bucket}/files?endpoint={seaweed.endpoint}",
+                "AWS_ACCESS_KEY_ID": seaweed.access_key,
+                "AWS_SECRET_ACCESS_KEY": seaweed.secret_key,
+                "AWS_REGION": seaweed.region,
+            },
+        )
+        with s.client() as client:
+            made = client.post("/test/images", json={"color": [10, 20, 30]})
+            assert made.status_code == 200, made.text
+            url = made.json()["image"]["url"]
+            assert url.startswith(f"{s.url}/files/")
+            r = httpx.get(url, follow_redirects=True)
+            assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+            assert decode(r.content).convert("RGB").getpixel((0, 0)) == (10, 20, 30)
+            key = url.removeprefix(f"{s.url}/files/")
+            s3 = seaweed.client()
+            try:
+                stored = s3.get_object(Bucket=bucket, Key=f"files/{key}")["Body"].read()
+            finally:
+                s3.close()
+            assert stored == r.content
+            r = client.post("/test/images/inspect", json={"image_url": url})
+            assert r.status_code == 200, r.text
+            assert r.json()["pixel"] == [10, 20, 30]
+        s.stop()
