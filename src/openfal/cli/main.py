@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import inspect_cmds
+from openfal.cli import inspect_cmds, keys_cmds
+from openfal.cli.security_args import add_security_args, security_options
 
 _EPILOG_SERVE = """examples:
   openfal serve                                   # built-in apps, SQLite under ./.openfal
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds results are kept after completion (default 3600)",
     )
     p.add_argument("--log-level", default="info")
+    add_security_args(p)
 
     p = sub.add_parser(
         "run",
@@ -126,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="keep printing until the request completes",
             )
+    keys_cmds.add_parsers(sub, _store_args)
     return parser
 
 
@@ -146,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cancel_grace=args.cancel_grace,
                 retention=args.retention,
                 log_level=args.log_level,
+                **security_options(args),
             )
         )
         return 0
@@ -153,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from openfal.runner import serve
 
         return serve(args.ref, host=args.host, port=args.port)
+    if args.command == "keys":
+        return keys_cmds.dispatch(args)
     return inspect_cmds.dispatch(args)
 
 
