@@ -164,7 +164,9 @@ class OutboxStore(abc.ABC):
             self._webhook_wakeup = asyncio.Event()
         ev = self._webhook_wakeup
         try:
-            await asyncio.wait_for(ev.wait(), timeout)
+            # not asyncio.wait_for: on 3.11 it can swallow a cancel that races the event
+            async with asyncio.timeout(timeout):
+                await ev.wait()
         except TimeoutError:
             pass
         finally:

@@ -71,6 +71,7 @@ class WebhookSender:
         self.guard = UrlGuard(self.config.allow)
         self._http: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self, *, recover_leases: bool = False) -> None:
         """Start the loop. ``recover_leases``: this process owns the store alone (embedded
@@ -83,6 +84,7 @@ class WebhookSender:
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
+        self._stopping = True  # in case a cancel is swallowed by a library call
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -103,7 +105,7 @@ class WebhookSender:
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         next_promote = loop.time()
-        while True:
+        while not self._stopping:
             try:
                 if loop.time() >= next_promote:
                     next_promote = loop.time() + self.config.promote_interval
