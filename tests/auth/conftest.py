@@ -20,6 +20,7 @@ from openfal.gateway.webhooks import WebhookSettings
 from openfal.sdk import describe, endpoint_models, load_app
 from openfal.storage import Storage
 from openfal.store import AppRecord, KeyScope, RequestRecord, Store
+from tests.e2e.conftest import serve  # noqa: F401 - real `openfal serve` processes
 from tests.e2e.harness import app_ref
 
 ECHO = "openfal/echo"
