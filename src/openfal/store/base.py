@@ -17,14 +17,19 @@ from __future__ import annotations
 import abc
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import Any
 
+from openfal.store.auth import AuthStore
 from openfal.store.clock import now
+from openfal.store.outbox import OutboxStore
 from openfal.store.runners import RunnerRegistry
+
+log = logging.getLogger(__name__)
 
 
 class RequestStatus(str, Enum):
@@ -150,7 +155,7 @@ def row_to_record(row: dict[str, Any]) -> RequestRecord:
     return RequestRecord(**data)
 
 
-class Store(RunnerRegistry):
+class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
     """Shared state of the platform. Use :meth:`from_url` to get one."""
 
     def __init__(self, *, retention: float = 3600.0, max_attempts: int = 3) -> None:
@@ -224,6 +229,8 @@ class Store(RunnerRegistry):
             hint=hint,
             headers=dict(headers or {}),
         )
+        if webhook_url:  # first: once the request exists, its webhook must too
+            await self.add_webhook(rec.id, webhook_url, owner)
         rec = await self._insert(rec)
         self._notify(rec.id)
         self._notify_work()
@@ -504,8 +511,11 @@ class Store(RunnerRegistry):
         return await self._list(app_id, status, owner, limit)
 
     async def purge_completed(self) -> int:
-        """Delete completed requests older than ``retention``; returns how many."""
-        return await self._delete_completed_before(now() - self.retention)
+        """Delete completed requests (and finished webhooks) older than ``retention``;
+        returns how many requests."""
+        before = now() - self.retention
+        await self.purge_webhooks(before)
+        return await self._delete_completed_before(before)
 
     # ------------------------------------------------------------------ apps
 
@@ -594,6 +604,11 @@ class Store(RunnerRegistry):
         )
         if done is not None:
             self._notify(rec.id)
+            if done.webhook_url:
+                try:
+                    await self.webhook_ready(done.id)
+                except Exception:  # promote_webhooks catches up later
+                    log.exception("marking the webhook of %s due failed", done.id)
         return done
 
     # ------------------------------------------------------------------ hooks

@@ -20,6 +20,8 @@ from openfal.store.base import (
     RequestStatus,
     Store,
 )
+from openfal.store.memory_auth import MemoryAuth
+from openfal.store.memory_outbox import MemoryOutbox
 from openfal.store.memory_runners import MemoryRunners
 
 _QueueKey = tuple[int, int, str]
@@ -33,7 +35,7 @@ def _copy_value(value: Any) -> Any:
     return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
-class MemoryStore(MemoryRunners, Store):
+class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, Store):
     """A :class:`Store` that lives in this process only (``memory://``)."""
 
     def __init__(self, **kwargs: Any) -> None:
