@@ -18,11 +18,13 @@ import logging
 import math
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from openfal.cluster.apps import BUILTIN_APPS, app_record, resolve_ref
 from openfal.cluster.common import run_async, setup_logging, shared_store_url
 from openfal.store import AppRecord, Store
+from openfal.toolkit._gateway import ENV_UPLOAD_KEY, ENV_UPLOAD_URL
+from openfal.toolkit._settings import ToolkitSettings
 from openfal.worker import Worker, WorkerConfig
 
 log = logging.getLogger("openfal")
@@ -35,8 +37,12 @@ class WorkerProcessConfig:
     builtins: bool = True
     only_listed: bool = False  # serve only the --app apps, not others registered
     gpus: list[str] | None = None
-    gateway_url: str | None = None  # where runners reach a gateway (uploads without S3)
+    # the gateways' public URL: file URLs start with it, and runners upload through it
+    # when this host does not share the storage
+    gateway_url: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_PUBLIC_URL"))
+    gateway_key: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_GATEWAY_KEY"))
     storage_url: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_STORAGE_URL"))
+    file_retention: float = 7 * 24 * 3600.0  # seconds a runner's output file lives
     runner_host: str = "127.0.0.1"
     advertise_host: str | None = None
     host: str | None = None
@@ -49,11 +55,24 @@ class WorkerProcessConfig:
     log_level: str = "info"
 
     def runner_env(self) -> dict[str, str]:
-        env = {}
-        if self.storage_url:
-            env["OPENFAL_STORAGE_URL"] = self.storage_url
-        if self.gateway_url:
-            env["OPENFAL_GATEWAY_URL"] = self.gateway_url.rstrip("/")
+        """The runners' file context (see ``openfal.toolkit``): shared storage written
+        directly, else uploads through a gateway, else ``data:`` URIs."""
+        public = self.gateway_url.rstrip("/") if self.gateway_url else None
+        files = replace(
+            ToolkitSettings.from_env(),
+            storage_url=self.storage_url,
+            public_url=public,
+            file_retention=self.file_retention,
+        )
+        env = files.as_env()
+        if public and not self.storage_url:
+            env[ENV_UPLOAD_URL] = f"{public}/rest/storage/upload"
+            if self.gateway_key:
+                env[ENV_UPLOAD_KEY] = self.gateway_key
+        elif not public:
+            log.warning(
+                "no --gateway-url: files that apps make are returned inline as data: URIs"
+            )
         return env
 
 
