@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ class Worker:
         self.gpus = GpuPool(self.config.gpus)
         self.pools: dict[str, AppPool] = {}
         self.draining = False
+        self.started_at = time.time()
         self._ctx: PoolContext | None = None
         self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -154,6 +156,7 @@ class Worker:
             gpus=self.gpus.all,
             free_gpus=self.gpus.free,
             draining=self.draining,
+            started_at=self.started_at,
         )
 
     async def _heartbeat_loop(self) -> None:
