@@ -107,11 +107,15 @@ class Worker:
             task = asyncio.create_task(old.stop(drain=float("inf")))
             self._retiring[old] = task
             task.add_done_callback(lambda _: self._retiring.pop(old, None))
+        with contextlib.suppress(Exception):  # advertise the new app now, not at the next beat
+            await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
 
     async def remove_app(self, app_id: str, drain: float = float("inf")) -> None:
         pool = self.pools.pop(app_id, None)
         if pool is not None:
             await pool.stop(drain=drain)
+            with contextlib.suppress(Exception):
+                await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
 
     @property
     def in_flight(self) -> int:
