@@ -1,10 +1,11 @@
 """Scale-out: one box (SQLite vs Redis) and 1 vs 2 workers on one Redis, side by side.
 
-    .venv/bin/python benchmarks/scale.py [--requests 200] [--concurrency 8] [--seconds 5]
+    .venv/bin/python benchmarks/scale.py [--requests 80] [--concurrency 8] [--work 0.5]
+                                         [--seconds 5]
 
 Needs ``redis-server`` on PATH. Every configuration serves ``benchmarks/scale_app.py``
-(``bench/work``: 50 ms of work per call, one call per runner, one GPU per runner, at most
-4 runners), behind one gateway on loopback:
+(``bench/work``: ``--work`` seconds of (simulated GPU) work per call, one call per runner,
+one GPU per runner, at most 4 runners), behind one gateway on loopback:
 
 - ``serve, SQLite``: ``openfal serve`` (the embedded default), 4 runners;
 - ``serve, Redis``: the same process on a Redis store, 4 runners;
@@ -38,7 +39,6 @@ import httpx
 HERE = Path(__file__).resolve().parent
 APP_REF = f"{HERE / 'scale_app.py'}::Work"
 APP = "bench/work"
-BODY = {"seconds": 0.05}
 
 
 def free_port() -> int:
@@ -136,8 +136,8 @@ def configurations(tmp: Path) -> Iterator[tuple[str, int, list[list[str]]]]:
     )
 
 
-async def submit_result(c: httpx.AsyncClient, base: str) -> None:
-    sub = await c.post(f"{base}/queue/{APP}", json=BODY)
+async def submit_result(c: httpx.AsyncClient, base: str, work: float) -> None:
+    sub = await c.post(f"{base}/queue/{APP}", json={"seconds": work})
     sub.raise_for_status()
     async with c.stream("GET", sub.json()["status_url"] + "/stream") as resp:
         async for _ in resp.aiter_lines():
@@ -146,7 +146,7 @@ async def submit_result(c: httpx.AsyncClient, base: str) -> None:
 
 
 async def latencies(
-    c: httpx.AsyncClient, base: str, n: int, conc: int
+    c: httpx.AsyncClient, base: str, n: int, conc: int, work: float
 ) -> tuple[list[float], float]:
     out: list[float] = []
     sem = asyncio.Semaphore(conc)
@@ -154,7 +154,7 @@ async def latencies(
     async def one() -> None:
         async with sem:
             t = time.perf_counter()
-            await submit_result(c, base)
+            await submit_result(c, base, work)
             out.append(time.perf_counter() - t)
 
     t = time.perf_counter()
@@ -181,7 +181,9 @@ def pct(xs: list[float], p: int) -> float:
     return statistics.quantiles(xs, n=100)[p - 1] * 1000
 
 
-async def measure(base: str, runners: int, n: int, conc: int, seconds: float) -> tuple:
+async def measure(
+    base: str, runners: int, n: int, conc: int, work: float, seconds: float
+) -> tuple[float, float, float, float]:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(timeout=120, limits=limits) as c:
         wait_until(
@@ -189,7 +191,7 @@ async def measure(base: str, runners: int, n: int, conc: int, seconds: float) ->
             "the app registration",
         )
         # warm up until every runner the configuration allows is up
-        await asyncio.gather(*(submit_result(c, base) for _ in range(2 * runners)))
+        await asyncio.gather(*(submit_result(c, base, work) for _ in range(2 * runners)))
         wait_until(
             lambda: (
                 sum(r["state"] == "READY" for r in httpx.get(f"{base}/rest/runners").json())
@@ -197,12 +199,12 @@ async def measure(base: str, runners: int, n: int, conc: int, seconds: float) ->
             ),
             f"{runners} runners",
         )
-        xs, done_per_s = await latencies(c, base, n, conc)
+        xs, done_per_s = await latencies(c, base, n, conc, work)
         subs = await submits_per_second(c, base, seconds)
     return pct(xs, 50), pct(xs, 99), done_per_s, subs
 
 
-async def main(n: int, conc: int, seconds: float) -> None:
+async def main(n: int, conc: int, work: float, seconds: float) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -211,12 +213,13 @@ async def main(n: int, conc: int, seconds: float) -> None:
             runners = 2 if "1 worker" in name else 4
             with processes(cmds, tmp):
                 wait_until(lambda: httpx.get(f"{base}/health").status_code == 200, name)  # noqa: B023
-                rows.append((name, runners, *await measure(base, runners, n, conc, seconds)))
+                measured = await measure(base, runners, n, conc, work, seconds)
+                rows.append((name, runners, *measured))
             print(f"done: {name}", file=sys.stderr)
     print(
         f"# openfal scale-out — {platform.node()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; {n} requests of 50 ms work at concurrency "
-        f"{conc}; submits/s from 16 clients over {seconds:g} s"
+        f"Python {platform.python_version()}; {n} requests of {work * 1000:g} ms work at "
+        f"concurrency {conc}; submits/s from 16 clients over {seconds:g} s"
     )
     print("| configuration | runners | submit→result p50 ms | p99 ms | completed/s | submits/s |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -226,8 +229,9 @@ async def main(n: int, conc: int, seconds: float) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--requests", type=int, default=80)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--work", type=float, default=0.5, help="seconds of work per call")
     ap.add_argument("--seconds", type=float, default=5.0)
     a = ap.parse_args()
-    asyncio.run(main(a.requests, a.concurrency, a.seconds))
+    asyncio.run(main(a.requests, a.concurrency, a.work, a.seconds))
