@@ -79,13 +79,19 @@ class WorkerProcessConfig:
 class AppWatcher:
     """Keeps the worker's apps in line with the store's registrations."""
 
-    def __init__(self, worker: Worker, store: Store, listed: set[str], only_listed: bool):
+    def __init__(
+        self, worker: Worker, store: Store, listed: dict[str, str], only_listed: bool
+    ) -> None:
         self.worker, self.store = worker, store
-        self.listed, self.only_listed = listed, only_listed
+        self.listed, self.only_listed = listed, only_listed  # app id -> ref given with --app
         self._unloadable: dict[str, tuple[str, str]] = {}  # app id -> registration that failed
 
     async def sync(self) -> None:
         records = {r.app_id: r for r in await self.store.list_apps()}
+        for app_id, ref in self.listed.items():
+            if app_id not in records:  # e.g. a Redis without persistence restarted
+                log.warning("app %s is not registered any more: registering it again", app_id)
+                records[app_id] = await register(self.store, ref)
         for app_id in list(self.worker.pools):
             if app_id not in records:
                 log.info("app %s was unregistered: draining it", app_id)
@@ -186,10 +192,10 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
     try:
         await worker.start()
         refs = (BUILTIN_APPS if cfg.builtins else []) + [resolve_ref(r) for r in cfg.apps]
-        listed = set()
+        listed: dict[str, str] = {}
         for ref in refs:
             record = await register(store, ref)
-            listed.add(record.app_id)
+            listed[record.app_id] = ref
             await worker.add_app(record)
             log.info("app %s (%s)", record.app_id, ref)
         watcher = AppWatcher(worker, store, listed, cfg.only_listed)

@@ -104,18 +104,23 @@ class Worker:
         self.pools[app.app_id] = pool
         pool.start()
         if old is not None:
-            task = asyncio.create_task(old.stop(drain=float("inf")))
-            self._retiring[old] = task
-            task.add_done_callback(lambda _: self._retiring.pop(old, None))
+            self._retire(old, float("inf"))
         with contextlib.suppress(Exception):  # advertise the new app now, not at the next beat
             await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
 
     async def remove_app(self, app_id: str, drain: float = float("inf")) -> None:
+        """Stop serving ``app_id``: its pool drains in the background (its runners keep
+        their heartbeat meanwhile)."""
         pool = self.pools.pop(app_id, None)
         if pool is not None:
-            await pool.stop(drain=drain)
+            self._retire(pool, drain)
             with contextlib.suppress(Exception):
                 await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
+
+    def _retire(self, pool: AppPool, drain: float) -> None:
+        task = asyncio.create_task(pool.stop(drain=drain))
+        self._retiring[pool] = task
+        task.add_done_callback(lambda _: self._retiring.pop(pool, None))
 
     @property
     def in_flight(self) -> int:
