@@ -94,7 +94,12 @@ def test_after_losing_every_key_workers_register_their_apps_and_serve_again(tmp_
                 interval=0.2,
                 what="requests after the restart",
             )
-            (runner,) = c.get("/rest/runners").json()
+            # the old runner lost its slot with the keys: it is stopped, and the next
+            # request gets a runner in a new slot (on the same GPU, given back)
+            wait_for(lambda: "lost its slot" in worker.logs(), 30, what="the old runner to stop")
+            final = submit(c, APP, {"dir": str(out)})
+            wait_for(lambda: status(c, APP, final)["status"] == "COMPLETED", 60, what="a run")
+            (runner,) = wait_for(lambda: c.get("/rest/runners").json(), 30, what="a runner")
         assert "registering it again" in worker.logs()
         assert runner["app_id"] == APP and runner["gpus"] == "0"
     finally:

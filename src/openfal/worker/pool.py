@@ -112,6 +112,9 @@ class AppPool:
         self._start_failures = 0
         self._next_start_at = 0.0
         self._pending_since: float | None = None
+        # realtime sessions gateways attached to our runners (read from the store each
+        # rescale): they hold multiplexing slots like requests do
+        self.sessions: dict[str, int] = {}
 
     @property
     def app_id(self) -> str:
@@ -151,18 +154,22 @@ class AppPool:
 
     # -- dispatch
 
+    def load(self, runner: RunnerProcess) -> int:
+        """Requests this worker runs on ``runner`` plus realtime sessions attached to it."""
+        return runner.in_flight + self.sessions.get(runner.id, 0)
+
     def free_runner(self, hint: str | None = None) -> RunnerProcess | None:
         free = [
             r
             for r in self.runners
-            if r.state is RunnerState.READY and r.in_flight < self.scaling.max_multiplexing
+            if r.state is RunnerState.READY and self.load(r) < self.scaling.max_multiplexing
         ]
         if not free:
             return None
         if hint:
             matching = [r for r in free if hint in r.hints]
             free = matching or free
-        return min(free, key=lambda r: r.in_flight)
+        return min(free, key=self.load)
 
     async def _dispatch_loop(self) -> None:
         while self._accepting:
@@ -248,7 +255,12 @@ class AppPool:
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
         depth = await self.store.queue_depth(self.app_id)
         busy = await self.store.in_progress(self.app_id)  # anywhere in the cluster
-        needed = self.scaling.runners_needed(depth + busy)
+        sessions = await self.store.session_counts(self.app_id)
+        self.sessions = sessions.by_runner
+        for r in self.runners:
+            if self.sessions.get(r.id):
+                r.last_used = time.monotonic()  # keep_alive counts from the session's end
+        needed = self.scaling.runners_needed(depth + busy + sessions.total)
         cluster = await self.store.list_runners(self.app_id)
         if len(cluster) < needed:
             if self._scale_up_allowed(depth, cluster):
@@ -276,7 +288,7 @@ class AppPool:
                 r
                 for r in self.runners
                 if r.state is RunnerState.READY
-                and r.in_flight == 0
+                and self.load(r) == 0
                 and time.monotonic() - r.last_used >= self.scaling.keep_alive
             ),
             key=lambda r: r.last_used,
