@@ -14,12 +14,13 @@ from typing import IO, Any
 
 import uvicorn
 
-from openfal.gateway import AppRegistry, GatewaySettings, create_app
+from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
 from openfal.sdk import describe, endpoint_models, load_app
 from openfal.storage import Storage
 from openfal.store import AppRecord, Store
 from openfal.worker import Worker, WorkerConfig
+from openfal.worker.sessions import LocalBroker
 
 log = logging.getLogger("openfal")
 
@@ -138,6 +139,8 @@ async def serve(cfg: ServeConfig) -> None:
                 default_retention=cfg.upload_retention,
             )
             app.state.worker = worker
+            app.state.broker = LocalBroker(worker)
+            tokens.configure(tokens.load_secret(cfg.data_dir))
             server = uvicorn.Server(
                 uvicorn.Config(
                     app,

@@ -138,7 +138,11 @@ async def requests_show(store: Store, args: argparse.Namespace) -> int:
     rec = await _get(store, args.request_id)
     if rec is None:
         return 1
-    sys.stdout.write(json.dumps(record_json(rec), indent=2) + "\n")
+    shown = record_json(rec)
+    events = await store.get_events(rec.id)
+    if events:  # the partial outputs of a streaming request, in order (JSON, as relayed)
+        shown["events"] = [json.loads(e) for e in events]
+    sys.stdout.write(json.dumps(shown, indent=2) + "\n")
     return 0
 
 
