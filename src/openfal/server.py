@@ -16,6 +16,7 @@ import uvicorn
 
 from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
+from openfal.gateway.routes.realtime import HandshakeLogFilter
 from openfal.sdk import describe, endpoint_models, load_app
 from openfal.storage import Storage
 from openfal.store import AppRecord, Store
@@ -175,6 +176,7 @@ def run(cfg: ServeConfig) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per runner call is noise
+    logging.getLogger("uvicorn.error").addFilter(HandshakeLogFilter())  # no tokens in logs
     try:
         import uvloop  # installed with uvicorn[standard]; a faster event loop
     except ImportError:  # pragma: no cover
