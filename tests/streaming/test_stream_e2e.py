@@ -172,3 +172,21 @@ def test_run_and_queue_on_a_streaming_endpoint_give_the_final_output(server):
     assert result.json()["index"] == 3 and result.json()["partial"] is False
     shown = json.loads(cli(server, "requests", "show", submitted["request_id"]))
     assert [e["index"] for e in shown["events"]] == [0, 1, 2, 3]
+
+
+def test_a_runner_that_dies_mid_stream_fails_the_stream_instead_of_replaying_it(server, tmp_path):
+    crash = tmp_path / "crash"
+    body = {"count": 5, "crash_after": 2, "crash_gate": str(crash)}
+    with server.client() as http:
+        with http.stream("POST", f"/{APP}/stream", json=body) as response:
+            events = []
+            for event in iter_sse(response):
+                events.append(event)
+                if len(events) == 2:
+                    crash.touch()  # the runner exits once we hold two events
+        after = http.post(f"/{APP}/stream", json={"count": 2})  # a fresh runner takes over
+    assert [data["index"] for _, data in events[:-1]] == [0, 1]
+    name, error = events[-1]
+    assert name == "error"
+    assert (error["status_code"], error["error_type"]) == (503, "runner_disconnected")
+    assert [data["index"] for _, data in iter_sse(after)] == [0, 1]
