@@ -18,7 +18,7 @@ from typing import IO
 from openfal import toolkit
 from openfal.cluster.apps import BUILTIN_APPS, app_record, resolve_ref
 from openfal.cluster.common import run_async, setup_logging, sweep_storage, uvicorn_server
-from openfal.gateway import AppRegistry, GatewaySettings, create_app
+from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.auth import AuthSettings, announce_policy, is_loopback
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
 from openfal.gateway.webhooks import WebhookSettings
@@ -27,6 +27,7 @@ from openfal.store import Store
 from openfal.webhooks import RetryPolicy, SigningKey
 from openfal.webhooks.sender import SenderConfig, WebhookSender
 from openfal.worker import Worker, WorkerConfig
+from openfal.worker.sessions import LocalBroker
 
 log = logging.getLogger("openfal")
 
@@ -170,6 +171,8 @@ async def serve(cfg: ServeConfig) -> None:
             app.state.worker = worker
             app.state.auth = cfg.auth()
             app.state.webhooks = WebhookSettings(keys=[signing_key], allow=tuple(cfg.webhook_allow))
+            app.state.broker = LocalBroker(worker)
+            tokens.configure(tokens.load_secret(cfg.data_dir))
             await announce_policy(store, app.state.auth, cfg.host, cfg.data_dir, cfg.store_url)
             server = uvicorn_server(app, cfg.host, cfg.port, cfg.log_level)
             log.info(
