@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import inspect_cmds, keys_cmds
+from openfal.cli import call, inspect_cmds, keys_cmds
 from openfal.cli.security_args import add_security_args, security_options
 
 _EPILOG_SERVE = """examples:
@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         help="seconds results are kept after completion (default 3600)",
     )
+    p.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="base URL clients reach this server on, for the file URLs apps return "
+        "(default: $OPENFAL_PUBLIC_URL, else http://HOST:PORT)",
+    )
     p.add_argument("--log-level", default="info")
     add_security_args(p)
 
@@ -128,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="keep printing until the request completes",
             )
+    call.add_parser(sub)
     keys_cmds.add_parsers(sub, _store_args)
     return parser
 
@@ -149,10 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cancel_grace=args.cancel_grace,
                 retention=args.retention,
                 log_level=args.log_level,
+                public_url=args.public_url,
                 **security_options(args),
             )
         )
         return 0
+    if args.command == "call":
+        return call.run(args)
     if args.command == "run":
         from openfal.runner import serve
 

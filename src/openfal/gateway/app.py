@@ -8,6 +8,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from openfal.gateway.auth import Authenticate, AuthSettings
+from openfal.gateway.cors import Cors
 from openfal.gateway.errors import (
     GatewayError,
     handle_gateway_error,
@@ -16,7 +17,7 @@ from openfal.gateway.errors import (
 )
 from openfal.gateway.middleware import HostRouting, RequestId
 from openfal.gateway.registry import AppRegistry
-from openfal.gateway.routes import files, keys, meta, queue, run
+from openfal.gateway.routes import files, keys, meta, proxy, queue, run
 from openfal.gateway.routes import storage as rest_storage
 from openfal.gateway.settings import GatewaySettings
 from openfal.gateway.webhooks import WebhookSettings
@@ -30,8 +31,10 @@ def create_app(
     settings: GatewaySettings | None = None,
     storage: Storage | None = None,
 ) -> Starlette:
+    settings = settings or GatewaySettings()
     routes = [
         Route("/health", meta.health, methods=["GET"]),
+        Route("/api/fal/proxy", proxy.fal_proxy, methods=["GET", "POST", "PUT"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
         Route("/rest/openapi/queue/openapi.json", meta.endpoint_openapi, methods=["GET"]),
         Route("/rest/apps", meta.list_apps, methods=["GET"]),
@@ -49,6 +52,7 @@ def create_app(
         Route("/cdn/files/{key:path}", files.serve_file, methods=["GET", "HEAD"]),
         Route("/cdn/files/{key:path}", files.cdn_multipart_part, methods=["PUT"]),
         Route("/cdn/files/{key:path}", files.cdn_multipart_complete, methods=["POST"]),
+        Route("/rest/storage/upload", rest_storage.upload, methods=["POST"]),
         Route("/rest/storage/upload/initiate", rest_storage.initiate, methods=["POST"]),
         Route(
             "/rest/storage/upload/initiate-multipart",
@@ -65,7 +69,12 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestId), Middleware(HostRouting), Middleware(Authenticate)],
+        middleware=[
+            Middleware(Cors, origins=settings.cors_origins),  # outermost: preflights need no key
+            Middleware(RequestId),
+            Middleware(HostRouting),
+            Middleware(Authenticate),
+        ],
         exception_handlers={
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,
@@ -74,7 +83,7 @@ def create_app(
     )
     app.state.store = store
     app.state.registry = registry or AppRegistry(store)
-    app.state.settings = settings or GatewaySettings()
+    app.state.settings = settings
     app.state.storage = storage
     app.state.uploads = files.UploadConfig()  # serve() swaps in a persistent secret
     app.state.auth = AuthSettings()  # serve() sets the policy and limits
