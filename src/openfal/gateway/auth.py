@@ -24,16 +24,14 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from openfal.gateway.errors import BadRequest, Unauthorized, error_response
+from openfal.gateway.errors import BadRequest, Unauthorized
 from openfal.gateway.ids import parse_endpoint, parse_request_path
 from openfal.store import KeyScope, Store
 
@@ -76,7 +74,8 @@ class AuthSettings:
     rate_window: float = 60.0
     max_concurrent: int | None = None
     verify_token: TokenVerifier | None = None
-    _keys_exist: bool = False  # once a key exists, it does for good (revoked ones count)
+    # once a key exists, it does for good (revoked ones count)
+    _keys_exist: bool = field(default=False, init=False, repr=False)
 
     async def keys_required(self, store: Store) -> bool:
         if not self.open_without_keys or self._keys_exist:
@@ -215,66 +214,6 @@ def _store(conn: HTTPConnection) -> Store:
 def auth_settings(conn: HTTPConnection) -> AuthSettings:
     settings: AuthSettings = conn.app.state.auth
     return settings
-
-
-# ---------------------------------------------------------------------- middleware
-
-
-class Authenticate:
-    """Resolves the principal of every HTTP request and WebSocket before any route runs.
-
-    Sets ``scope["openfal.principal"]``, and ``openfal.owner`` / ``openfal.admin`` for
-    the routes that read those.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        method = scope.get("method", "GET") if scope["type"] == "http" else "GET"
-        needs = access(method, scope["path"])
-        if needs is Access.PUBLIC:
-            await self.app(scope, receive, send)
-            return
-        conn = HTTPConnection(scope)
-        query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
-        creds = credentials(conn.headers, query)
-        if needs is Access.OWN_CREDENTIAL and creds is not None and creds[0] == "bearer":
-            await self.app(scope, receive, send)  # the route checks its own token
-            return
-        state = scope["app"].state
-        try:
-            principal = await resolve(
-                state.store,
-                state.auth,
-                creds,
-                scope["path"],
-                optional=needs is Access.OPTIONAL,
-            )
-        except Unauthorized as e:
-            if scope["type"] == "websocket":
-                await _deny_websocket(scope, receive, send, e)
-            else:
-                await error_response(e, scope.get("openfal.request_id"))(scope, receive, send)
-            return
-        scope["openfal.principal"] = principal
-        scope["openfal.owner"] = principal.user
-        scope["openfal.admin"] = principal.admin
-        await self.app(scope, receive, send)
-
-
-async def _deny_websocket(scope: Scope, receive: Receive, send: Send, e: Unauthorized) -> None:
-    """Refuse the handshake: a 401 response where the server supports it, else a close."""
-    message = await receive()
-    if message["type"] != "websocket.connect":
-        return
-    if "websocket.http.response" in scope.get("extensions", {}):
-        await error_response(e)(scope, receive, send)
-    else:
-        await send({"type": "websocket.close", "code": 1008, "reason": INVALID_KEY})
 
 
 # ---------------------------------------------------------------------- serving
