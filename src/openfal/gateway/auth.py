@@ -26,7 +26,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -229,11 +228,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-async def announce_policy(
-    store: Store, settings: AuthSettings, host: str, data_dir: Path, store_url: str | None
-) -> None:
-    """Say once, at start, who may call and how to create the first key."""
-    where = f"--store {store_url}" if store_url else f"--data-dir {data_dir}"
+async def announce_policy(store: Store, settings: AuthSettings, host: str, where: str) -> None:
+    """Say once, at start, who may call and how to create the first key. ``where`` is
+    the store option for ``openfal keys create`` (``--data-dir D`` or ``--store URL``)."""
     if await store.has_keys():
         log.info("API keys are required (Authorization: Key <id>:<secret>)")
         return
