@@ -30,7 +30,7 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from openfal.gateway.errors import BadRequest, Unauthorized
+from openfal.gateway.errors import BadRequest, Forbidden, Unauthorized
 from openfal.gateway.ids import parse_endpoint, parse_request_path
 from openfal.store import KeyScope, Store
 
@@ -167,6 +167,8 @@ def _token_principal(settings: AuthSettings, token: str, path: str) -> Principal
         raise invalid_key()
     try:
         claims = settings.verify_token(token, app_id)
+    except Forbidden:
+        raise  # a valid token for another app: the verifier's own 403
     except Exception as e:
         log.info("refused a token for %s: %s", app_id, e)
         raise invalid_key() from None

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from openfal.gateway.auth import INVALID_KEY, Access, access, credentials, resolve
-from openfal.gateway.errors import Unauthorized, error_response
+from openfal.gateway.auth import Access, access, credentials, resolve
+from openfal.gateway.errors import GatewayError, error_response
 
 
 class Authenticate:
@@ -46,7 +46,7 @@ class Authenticate:
                 scope["path"],
                 optional=needs is Access.OPTIONAL,
             )
-        except Unauthorized as e:
+        except GatewayError as e:
             if scope["type"] == "websocket":
                 await _deny_websocket(scope, receive, send, e)
             else:
@@ -58,12 +58,12 @@ class Authenticate:
         await self.app(scope, receive, send)
 
 
-async def _deny_websocket(scope: Scope, receive: Receive, send: Send, e: Unauthorized) -> None:
-    """Refuse the handshake: a 401 response where the server supports it, else a close."""
+async def _deny_websocket(scope: Scope, receive: Receive, send: Send, e: GatewayError) -> None:
+    """Refuse the handshake: the error response where the server supports it, else a close."""
     message = await receive()
     if message["type"] != "websocket.connect":
         return
     if "websocket.http.response" in scope.get("extensions", {}):
         await error_response(e)(scope, receive, send)
     else:
-        await send({"type": "websocket.close", "code": 1008, "reason": INVALID_KEY})
+        await send({"type": "websocket.close", "code": 1008, "reason": str(e.detail)[:120]})
