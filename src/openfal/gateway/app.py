@@ -7,7 +7,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
-from openfal.gateway.auth import Authenticate, AuthSettings
+from openfal.gateway.auth import AuthSettings
+from openfal.gateway.authenticate import Authenticate
 from openfal.gateway.cors import Cors
 from openfal.gateway.errors import (
     GatewayError,
