@@ -164,6 +164,7 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         help="seconds SIGTERM waits for in-flight requests before requeueing them "
         "(default: as long as they take)",
     )
+    add_security_args(p, limits=False)
 
     for name, what in (("runners", "runners"), ("workers", "workers")):
         group = sub.add_parser(name, help=f"{what} in the cluster").add_subparsers(
@@ -182,25 +183,27 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
 
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "gateway":
-        from openfal.cluster.gateway import run_gateway
-        from openfal.server import ServeConfig
+        from openfal.cluster.gateway import GatewayConfig, run_gateway
+        from openfal.security import SecurityConfig
 
-        cfg = ServeConfig(
+        cfg = GatewayConfig(
             store_url=args.store_url,
             host=args.host,
             port=args.port,
             data_dir=args.data_dir,
+            load_apps=args.load_apps,
             retention=args.retention,
             log_level=args.log_level,
             public_url=args.public_url,
-            **security_options(args),
+            security=SecurityConfig(**security_options(args)),
         )
         if args.storage_url:
             cfg.storage_url = args.storage_url
-        run_gateway(cfg, load_apps=args.load_apps)
+        run_gateway(cfg)
         return 0
     if args.command == "worker":
         from openfal.cluster.worker import WorkerProcessConfig, run_worker
+        from openfal.security import SecurityConfig
 
         wcfg = WorkerProcessConfig(
             store_url=args.store_url,
@@ -215,6 +218,7 @@ def dispatch(args: argparse.Namespace) -> int:
             retention=args.retention,
             drain_timeout=args.drain_timeout,
             log_level=args.log_level,
+            security=SecurityConfig(**security_options(args)),
         )
         for name in ("storage_url", "gateway_url", "gateway_key"):
             if getattr(args, name):  # else the environment's value stays

@@ -5,11 +5,8 @@ What ``openfal serve`` keeps in its data dir is shared through the store instead
 secret that signs upload URLs and the webhook signing key (so every gateway accepts the
 URLs, and serves the JWKS of the key, that any other one uses). Each gateway also runs
 the store's housekeeping (requeue expired leases, purge old results, drop dead runners)
-and a webhook sender (senders share the outbox safely), so the cluster heals and
-delivers as long as one gateway is up.
-
-Configured with :class:`openfal.server.ServeConfig`: the worker-side fields (apps, leases)
-are not used here.
+and a webhook sender, so the cluster heals as long as one gateway or worker is up.
+Realtime websockets go to runners anywhere in the cluster (:class:`StoreBroker`).
 """
 
 from __future__ import annotations
@@ -17,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from openfal import toolkit
 from openfal.cluster.apps import load_models
+from openfal.cluster.broker import StoreBroker
 from openfal.cluster.common import (
     run_async,
     setup_logging,
@@ -29,29 +28,56 @@ from openfal.cluster.common import (
     sweep_storage,
     uvicorn_server,
 )
-from openfal.gateway import AppRegistry, GatewaySettings, create_app
-from openfal.gateway.auth import announce_policy
+from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.routes.files import Signer, UploadConfig
-from openfal.gateway.webhooks import WebhookSettings
-from openfal.server import ServeConfig
+from openfal.security import SecurityConfig, secure, signing_key, start_sender
 from openfal.storage import Storage
 from openfal.store import Store
 from openfal.store.housekeeping import housekeeping
 from openfal.webhooks import SigningKey
-from openfal.webhooks.sender import WebhookSender
 
 log = logging.getLogger("openfal")
 
 
-async def shared_signing_key(store: Store) -> SigningKey:
-    """The webhook signing key every process sharing ``store`` uses (an Ed25519 seed)."""
-    seed = await store.shared_secret("webhook-signing", 32)
-    return SigningKey(Ed25519PrivateKey.from_private_bytes(seed))
+@dataclass
+class GatewayConfig:
+    store_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path(".openfal")  # local file storage when --storage is not given
+    # s3://bucket/prefix (shared by every gateway) or file:///shared/folder
+    storage_url: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_STORAGE_URL"))
+    load_apps: bool = True  # validate input with the app's own models when its code is here
+    retention: float = 3600.0
+    max_attempts: int = 3
+    max_body_size: int = 64 * 1024 * 1024
+    max_upload_size: int = field(
+        default_factory=lambda: int(os.environ.get("OPENFAL_MAX_UPLOAD_SIZE", 1024**3))
+    )
+    upload_retention: float = 7 * 24 * 3600.0
+    storage_sweep_interval: float = 300.0
+    housekeeping_interval: float = 1.0
+    log_level: str = "info"
+    security: SecurityConfig = field(default_factory=SecurityConfig)  # keys, limits, webhooks
+    # the base URL clients reach the gateways on (the load balancer), for file URLs
+    public_url: str | None = None  # else $OPENFAL_PUBLIC_URL, else http://host:port
+
+    @property
+    def storage(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'files').absolute()}"
+
+    @property
+    def public(self) -> str:
+        given = self.public_url or os.environ.get("OPENFAL_PUBLIC_URL")
+        if given:
+            return given.rstrip("/")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
 
-async def gateway(cfg: ServeConfig, *, load_apps: bool = True) -> None:
+async def gateway(cfg: GatewayConfig) -> None:
     store = Store.from_url(
-        shared_store_url(cfg.store, "gateway"),
+        shared_store_url(cfg.store_url, "gateway"),
         retention=cfg.retention,
         max_attempts=cfg.max_attempts,
     )
@@ -62,30 +88,33 @@ async def gateway(cfg: ServeConfig, *, load_apps: bool = True) -> None:
     )
     storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
     await storage.open()
-    signing_key = await shared_signing_key(store)
-    sender = WebhookSender(store, signing_key, cfg.sender())
-    await sender.start()
     tasks = [
-        asyncio.create_task(housekeeping(store)),
+        asyncio.create_task(housekeeping(store, cfg.housekeeping_interval)),
         asyncio.create_task(sweep_storage(storage, cfg.storage_sweep_interval)),
     ]
     try:
-        registry = AppRegistry(store, loader=load_models if load_apps else None)
+        registry = AppRegistry(store, loader=load_models if cfg.load_apps else None)
         app = create_app(
             store, registry, GatewaySettings(max_body_size=cfg.max_body_size), storage=storage
         )
+        # every gateway must accept the upload URLs any other one signed
         app.state.uploads = UploadConfig(
             signer=Signer(await store.shared_secret("upload-signing")),
             default_retention=cfg.upload_retention,
         )
-        app.state.auth = cfg.auth()
-        app.state.webhooks = WebhookSettings(keys=[signing_key], allow=tuple(cfg.webhook_allow))
-        await announce_policy(store, app.state.auth, cfg.host, cfg.data_dir, cfg.store_url)
+        # realtime: runners of any worker; tokens minted by one gateway verify on all
+        app.state.broker = StoreBroker(store)
+        tokens.configure(
+            os.environ.get(tokens.SECRET_ENV) or await store.shared_secret("token-signing")
+        )
+        key = await signing_key(store, None)  # the one every gateway and worker shares
+        await secure(app, store, cfg.security, cfg.host, key, f"--store {cfg.store_url}")
+        tasks.append(asyncio.create_task(_send_webhooks(store, cfg.security, key)))
         log.info(
             "openfal gateway on http://%s:%d (store %s, files %s, public URL %s)",
             cfg.host,
             cfg.port,
-            cfg.store,
+            cfg.store_url,
             storage,
             cfg.public,
         )
@@ -96,11 +125,19 @@ async def gateway(cfg: ServeConfig, *, load_apps: bool = True) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await sender.stop()
         await storage.close()
         await store.close()
 
 
-def run_gateway(cfg: ServeConfig, *, load_apps: bool = True) -> None:
+async def _send_webhooks(store: Store, cfg: SecurityConfig, key: SigningKey) -> None:
+    """A webhook sender for the life of the task (each webhook goes to one sender)."""
+    sender = await start_sender(store, cfg, key)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await sender.stop()
+
+
+def run_gateway(cfg: GatewayConfig) -> None:
     setup_logging(cfg.log_level)
-    run_async(gateway(cfg, load_apps=load_apps))
+    run_async(gateway(cfg))
