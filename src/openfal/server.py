@@ -1,4 +1,7 @@
-"""``openfal serve``: gateway + worker + store in one process, embedded defaults."""
+"""``openfal serve``: gateway + worker + store in one process, embedded defaults.
+
+The halves run alone as ``openfal gateway`` and ``openfal worker`` (``openfal.cluster``).
+"""
 
 from __future__ import annotations
 
@@ -10,22 +13,33 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import uvicorn
-
+from openfal import toolkit
+from openfal.cluster.apps import BUILTIN_APPS, app_record, resolve_ref
+from openfal.cluster.common import run_async, setup_logging, sweep_storage, uvicorn_server
 from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
+from openfal.gateway.auth import AuthSettings, announce_policy, is_loopback
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
-from openfal.gateway.routes.realtime import HandshakeLogFilter
-from openfal.sdk import describe, endpoint_models, load_app
+from openfal.gateway.webhooks import WebhookSettings
 from openfal.storage import Storage
-from openfal.store import AppRecord, Store
+from openfal.store import Store
+from openfal.webhooks import RetryPolicy, SigningKey
+from openfal.webhooks.sender import SenderConfig, WebhookSender
 from openfal.worker import Worker, WorkerConfig
 from openfal.worker.sessions import LocalBroker
 
 log = logging.getLogger("openfal")
 
-BUILTIN_APPS = ["openfal.apps.echo:Echo"]
+__all__ = [
+    "BUILTIN_APPS",
+    "ServeConfig",
+    "app_record",
+    "resolve_ref",
+    "run",
+    "serve",
+    "sweep_storage",
+]
 
 
 @dataclass
@@ -49,6 +63,32 @@ class ServeConfig:
     )
     upload_retention: float = 7 * 24 * 3600.0  # seconds an upload lives without a lifecycle
     storage_sweep_interval: float = 300.0
+    # the base URL clients reach this server on, for the file URLs apps make
+    public_url: str | None = None  # else $OPENFAL_PUBLIC_URL, else http://host:port
+    # limits per user (None: unlimited) and webhooks (see cli/security_args.py)
+    rate_limit: int | None = None
+    rate_window: float = 60.0
+    max_concurrent: int | None = None
+    webhook_allow: list[str] = field(default_factory=list)
+    webhook_retry_base: float = 15.0
+    webhook_max_attempts: int = 10
+    webhook_timeout: float = 15.0
+
+    def auth(self) -> AuthSettings:
+        return AuthSettings(
+            open_without_keys=is_loopback(self.host),
+            rate_limit=self.rate_limit,
+            rate_window=self.rate_window,
+            max_concurrent=self.max_concurrent,
+        )
+
+    def sender(self) -> SenderConfig:
+        retry = RetryPolicy(
+            max_attempts=self.webhook_max_attempts, first_delay=self.webhook_retry_base
+        )
+        return SenderConfig(
+            retry=retry, timeout=self.webhook_timeout, allow=tuple(self.webhook_allow)
+        )
 
     @property
     def store(self) -> str:
@@ -58,35 +98,13 @@ class ServeConfig:
     def storage(self) -> str:
         return self.storage_url or f"file://{(self.data_dir / 'files').absolute()}"
 
-
-async def sweep_storage(storage: Storage, interval: float) -> None:
-    """Delete expired uploads every ``interval`` seconds until cancelled."""
-    while True:
-        try:
-            deleted = await storage.sweep()
-            if deleted:
-                log.info("storage sweep removed %d expired files", deleted)
-        except Exception:
-            log.exception("storage sweep failed")
-        await asyncio.sleep(interval)
-
-
-def resolve_ref(ref: str) -> str:
-    """Make ``file.py::Class`` absolute so runner processes find it from anywhere."""
-    if "::" in ref or ref.endswith(".py"):
-        path, _, cls = ref.partition("::")
-        return f"{Path(path).resolve()}::{cls}" if cls else str(Path(path).resolve())
-    return ref
-
-
-def app_record(ref: str) -> tuple[AppRecord, Any]:
-    """Load an app's code (not its weights: setup() runs in the runner) and describe it."""
-    cls = load_app(ref)
-    info = describe(cls)
-    record = AppRecord(
-        app_id=info["app_id"], source=ref, settings=info["settings"], endpoints=info["endpoints"]
-    )
-    return record, endpoint_models(cls)
+    @property
+    def public(self) -> str:
+        given = self.public_url or os.environ.get("OPENFAL_PUBLIC_URL")
+        if given:
+            return given.rstrip("/")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
 
 @contextlib.contextmanager
@@ -109,15 +127,26 @@ async def serve(cfg: ServeConfig) -> None:
         await store.open()
         registry = AppRegistry(store)
         embedded = not cfg.store.startswith(("redis://", "rediss://"))
+        # runners store files straight into this storage, and the gateway's input checks
+        # know this server's own file URLs
+        files = toolkit.configure(
+            storage_url=cfg.storage, public_url=cfg.public, file_retention=cfg.upload_retention
+        )
         worker = Worker(
             store,
             WorkerConfig(
-                lease_ttl=cfg.lease_ttl, cancel_grace=cfg.cancel_grace, recover_orphans=embedded
+                lease_ttl=cfg.lease_ttl,
+                cancel_grace=cfg.cancel_grace,
+                recover_orphans=embedded,
+                env=files.as_env(),
             ),
         )
         storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
         await storage.open()
         await worker.start()
+        signing_key = SigningKey.load_or_create(cfg.data_dir / "webhook.key")
+        sender = WebhookSender(store, signing_key, cfg.sender())
+        await sender.start(recover_leases=embedded)
         sweeper = asyncio.create_task(sweep_storage(storage, cfg.storage_sweep_interval))
         try:
             refs = (BUILTIN_APPS if cfg.builtins else []) + [resolve_ref(r) for r in cfg.apps]
@@ -142,44 +171,29 @@ async def serve(cfg: ServeConfig) -> None:
             app.state.worker = worker
             app.state.broker = LocalBroker(worker)
             tokens.configure(tokens.load_secret(cfg.data_dir))
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    app,
-                    host=cfg.host,
-                    port=cfg.port,
-                    log_level=cfg.log_level,
-                    lifespan="off",
-                    access_log=False,
-                    timeout_graceful_shutdown=5,
-                )
-            )
+            app.state.auth = cfg.auth()
+            app.state.webhooks = WebhookSettings(keys=[signing_key], allow=tuple(cfg.webhook_allow))
+            await announce_policy(store, app.state.auth, cfg.host, cfg.data_dir, cfg.store_url)
+            server = uvicorn_server(app, cfg.host, cfg.port, cfg.log_level)
             log.info(
-                "openfal serving on http://%s:%d (store %s, files %s)",
+                "openfal serving on http://%s:%d (store %s, files %s, public URL %s)",
                 cfg.host,
                 cfg.port,
                 cfg.store,
                 storage,
+                cfg.public,
             )
             await server.serve()
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await sender.stop()
             await worker.stop()
             await storage.close()
             await store.close()
 
 
 def run(cfg: ServeConfig) -> None:
-    logging.basicConfig(
-        level=getattr(logging, cfg.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per runner call is noise
-    logging.getLogger("uvicorn.error").addFilter(HandshakeLogFilter())  # no tokens in logs
-    try:
-        import uvloop  # installed with uvicorn[standard]; a faster event loop
-    except ImportError:  # pragma: no cover
-        asyncio.run(serve(cfg))
-    else:
-        uvloop.run(serve(cfg))
+    setup_logging(cfg.log_level)
+    run_async(serve(cfg))

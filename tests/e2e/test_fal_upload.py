@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import fal_client
-import fal_client.client as fal_module
 import httpx
 import pytest
 
+from openfal.compat import restore, use_server
 from tests.e2e.harness import Serve
 
 pytestmark = pytest.mark.e2e
@@ -21,21 +21,11 @@ STORAGE = {"repository": "fal", "fallback_repository": "fal"}
 
 
 @pytest.fixture
-def fal(serve, monkeypatch) -> Iterator[Serve]:
+def fal(serve) -> Iterator[Serve]:
     s = serve()
-    monkeypatch.setenv("FAL_KEY", "local-dev-key")
-    for attr, value in {
-        "RUN_URL_FORMAT": f"{s.url}/",
-        "QUEUE_URL_FORMAT": f"{s.url}/queue/",
-        "REALTIME_URL_FORMAT": f"ws://127.0.0.1:{s.port}/",
-        "REST_URL": f"{s.url}/rest",
-        "CDN_URL": f"{s.url}/cdn",
-    }.items():
-        monkeypatch.setattr(fal_module, attr, value)
-    # the module-level client caches its CDN token manager (and REST_URL with it)
-    monkeypatch.delitem(fal_client.sync_client.__dict__, "_token_manager", raising=False)
+    previous = use_server(s.url, key="local-dev-key")  # also drops the cached CDN token manager
     yield s
-    fal_client.sync_client.__dict__.pop("_token_manager", None)
+    restore(previous)
 
 
 def fetch(url: str) -> httpx.Response:

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import inspect_cmds
+from openfal.cli import call, cluster_cmds, inspect_cmds, keys_cmds
+from openfal.cli.security_args import add_security_args, security_options
 
 _EPILOG_SERVE = """examples:
   openfal serve                                   # built-in apps, SQLite under ./.openfal
@@ -79,7 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         help="seconds results are kept after completion (default 3600)",
     )
+    p.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="base URL clients reach this server on, for the file URLs apps return "
+        "(default: $OPENFAL_PUBLIC_URL, else http://HOST:PORT)",
+    )
     p.add_argument("--log-level", default="info")
+    add_security_args(p)
 
     p = sub.add_parser(
         "run",
@@ -126,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="keep printing until the request completes",
             )
+    call.add_parser(sub)
+    keys_cmds.add_parsers(sub, _store_args)
+    cluster_cmds.add_parsers(sub, _store_args)
     return parser
 
 
@@ -146,13 +158,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cancel_grace=args.cancel_grace,
                 retention=args.retention,
                 log_level=args.log_level,
+                public_url=args.public_url,
+                **security_options(args),
             )
         )
         return 0
+    if args.command == "call":
+        return call.run(args)
     if args.command == "run":
         from openfal.runner import serve
 
         return serve(args.ref, host=args.host, port=args.port)
+    if args.command == "keys":
+        return keys_cmds.dispatch(args)
+    if args.command in ("gateway", "worker", "runners", "workers"):
+        return cluster_cmds.dispatch(args)
     return inspect_cmds.dispatch(args)
 
 

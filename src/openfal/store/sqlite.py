@@ -31,6 +31,9 @@ from openfal.store.base import (
     record_to_row,
     row_to_record,
 )
+from openfal.store.sqlite_auth import AUTH_SCHEMA, SQLiteAuth
+from openfal.store.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox
+from openfal.store.sqlite_runners import RUNNER_SCHEMA, SQLiteRunners
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,8 @@ _SCHEMA = [
     " data BLOB NOT NULL, PRIMARY KEY (request_id, idx)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS apps (app_id TEXT PRIMARY KEY, source TEXT NOT NULL,"
     " settings TEXT NOT NULL, endpoints TEXT NOT NULL, registered_at REAL NOT NULL)",
+    *AUTH_SCHEMA,
+    *OUTBOX_SCHEMA,
 ]
 
 HEAD_SQL = (
@@ -132,7 +137,7 @@ def _write(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> 
     return result
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
     """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
 
     def __init__(self, path: str, *, poll_interval: float = 0.2, **kwargs: Any) -> None:
@@ -191,7 +196,7 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _create_schema(conn: sqlite3.Connection) -> None:
-        for statement in _SCHEMA:
+        for statement in _SCHEMA + RUNNER_SCHEMA:
             conn.execute(statement)
         # a file from an older version: add the columns it lacks
         have = {row["name"] for row in conn.execute("PRAGMA table_info(requests)")}
@@ -327,6 +332,7 @@ class SQLiteStore(Store):
         changes: dict[str, Any],
         *,
         worker_id: str | None = None,
+        lease_before: float | None = None,
     ) -> RequestRecord | None:
         statuses = [RequestStatus(s).value for s in expect_status]
         where = f"id = ? AND status IN ({', '.join('?' * len(statuses))})"
@@ -334,6 +340,9 @@ class SQLiteStore(Store):
         if worker_id is not None:
             where += " AND worker_id = ?"
             params.append(worker_id)
+        if lease_before is not None:
+            where += " AND lease_expires < ?"
+            params.append(lease_before)
         assignments = ", ".join(f"{name} = ?" for name in changes)
         values = [_encode(name, value) for name, value in changes.items()]
 
