@@ -196,7 +196,7 @@ def test_with_keys_a_token_carries_the_keys_user_and_only_its_app(fal: Serve) ->
         json={"allowed_apps": ["other-app"]},
         headers={"authorization": f"Key {secret}"},
     ).json()
-    assert _refusal(f"{base}/realtime?fal_jwt_token={other}")[0] == 401
+    assert _refusal(f"{base}/realtime?fal_jwt_token={other}")[0] == 403  # valid, another app
     # the official client with that key (fal_client.realtime caches the first key it saw)
     with fal_client.SyncClient(key=secret).realtime(APP) as connection:
         connection.send({"prompt": "with a key"})
