@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import uvicorn
 
+from openfal import toolkit
 from openfal.gateway import AppRegistry, GatewaySettings, create_app
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
 from openfal.sdk import describe, endpoint_models, load_app
@@ -47,6 +48,8 @@ class ServeConfig:
     )
     upload_retention: float = 7 * 24 * 3600.0  # seconds an upload lives without a lifecycle
     storage_sweep_interval: float = 300.0
+    # the base URL clients reach this server on, for the file URLs apps make
+    public_url: str | None = None  # else $OPENFAL_PUBLIC_URL, else http://host:port
 
     @property
     def store(self) -> str:
@@ -55,6 +58,14 @@ class ServeConfig:
     @property
     def storage(self) -> str:
         return self.storage_url or f"file://{(self.data_dir / 'files').absolute()}"
+
+    @property
+    def public(self) -> str:
+        given = self.public_url or os.environ.get("OPENFAL_PUBLIC_URL")
+        if given:
+            return given.rstrip("/")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
 
 async def sweep_storage(storage: Storage, interval: float) -> None:
@@ -107,10 +118,18 @@ async def serve(cfg: ServeConfig) -> None:
         await store.open()
         registry = AppRegistry(store)
         embedded = not cfg.store.startswith(("redis://", "rediss://"))
+        # runners store files straight into this storage, and the gateway's input checks
+        # know this server's own file URLs
+        files = toolkit.configure(
+            storage_url=cfg.storage, public_url=cfg.public, file_retention=cfg.upload_retention
+        )
         worker = Worker(
             store,
             WorkerConfig(
-                lease_ttl=cfg.lease_ttl, cancel_grace=cfg.cancel_grace, recover_orphans=embedded
+                lease_ttl=cfg.lease_ttl,
+                cancel_grace=cfg.cancel_grace,
+                recover_orphans=embedded,
+                env=files.as_env(),
             ),
         )
         storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
@@ -150,11 +169,12 @@ async def serve(cfg: ServeConfig) -> None:
                 )
             )
             log.info(
-                "openfal serving on http://%s:%d (store %s, files %s)",
+                "openfal serving on http://%s:%d (store %s, files %s, public URL %s)",
                 cfg.host,
                 cfg.port,
                 cfg.store,
                 storage,
+                cfg.public,
             )
             await server.serve()
         finally:

@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         help="seconds results are kept after completion (default 3600)",
     )
+    p.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="base URL clients reach this server on, for the file URLs apps return "
+        "(default: $OPENFAL_PUBLIC_URL, else http://HOST:PORT)",
+    )
     p.add_argument("--log-level", default="info")
 
     p = sub.add_parser(
@@ -147,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cancel_grace=args.cancel_grace,
                 retention=args.retention,
                 log_level=args.log_level,
+                public_url=args.public_url,
             )
         )
         return 0
