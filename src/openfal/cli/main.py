@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import call, inspect_cmds
+from openfal.cli import call, inspect_cmds, keys_cmds
+from openfal.cli.security_args import add_security_args, security_options
 
 _EPILOG_SERVE = """examples:
   openfal serve                                   # built-in apps, SQLite under ./.openfal
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $OPENFAL_PUBLIC_URL, else http://HOST:PORT)",
     )
     p.add_argument("--log-level", default="info")
+    add_security_args(p)
 
     p = sub.add_parser(
         "run",
@@ -134,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help="keep printing until the request completes",
             )
     call.add_parser(sub)
+    keys_cmds.add_parsers(sub, _store_args)
     return parser
 
 
@@ -155,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 retention=args.retention,
                 log_level=args.log_level,
                 public_url=args.public_url,
+                **security_options(args),
             )
         )
         return 0
@@ -164,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from openfal.runner import serve
 
         return serve(args.ref, host=args.host, port=args.port)
+    if args.command == "keys":
+        return keys_cmds.dispatch(args)
     return inspect_cmds.dispatch(args)
 
 
