@@ -167,7 +167,10 @@ class AsyncClient(BaseClient):
         if self._pool is None or self._loop is not loop:
             transport = self._transport
             assert transport is None or isinstance(transport, httpx.AsyncBaseTransport)
-            self._loop, self._pool = loop, httpx.AsyncClient(transport=transport)
+            self._loop, self._pool = (
+                loop,
+                httpx.AsyncClient(transport=transport, follow_redirects=True),
+            )
         return self._pool
 
     async def _drive(self, flow: Flow[T]) -> T:
