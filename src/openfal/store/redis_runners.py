@@ -150,7 +150,7 @@ class RedisRunners(RunnerRegistry):
     async def _r(self) -> aioredis.Redis:
         """The connected client (RedisStore's)."""
 
-    async def _script(self, name: str, body: str) -> AsyncScript:
+    async def _runners_script(self, name: str, body: str) -> AsyncScript:
         client = await self._r()
         cache: dict[tuple[int, str], AsyncScript] = self.__dict__.setdefault("_runner_scripts", {})
         key = (id(client), name)
@@ -161,14 +161,14 @@ class RedisRunners(RunnerRegistry):
         return cache[key]
 
     async def _runner_acquire(self, rec: RunnerInfo, limit: int, t: float) -> bool:
-        script = await self._script("acquire", _ACQUIRE)
+        script = await self._runners_script("acquire", _ACQUIRE)
         flat = _encode(rec)
         args: list[str | int] = [self.prefix, rec.runner_id, rec.app_id, limit, repr(t)]
         args += [repr(rec.expires_at), len(flat) // 2, *flat]
         return bool(await script(args=args))
 
     async def _runner_heartbeat(self, runners: list[RunnerInfo], t: float) -> list[str]:
-        script = await self._script("heartbeat", _HEARTBEAT)
+        script = await self._runners_script("heartbeat", _HEARTBEAT)
         args: list[str | int] = [self.prefix, repr(t), repr(runners[0].expires_at), len(runners)]
         for rec in runners:
             flat = _encode(rec, skip="started_at")  # set once, by acquire
@@ -177,11 +177,11 @@ class RedisRunners(RunnerRegistry):
         return [x.decode() for x in lost]
 
     async def _runner_retire(self, runner_id: str, keep: int, t: float) -> bool:
-        script = await self._script("retire", _RETIRE)
+        script = await self._runners_script("retire", _RETIRE)
         return bool(await script(args=[self.prefix, runner_id, keep, repr(t)]))
 
     async def _runner_delete(self, runner_id: str) -> None:
-        script = await self._script("release", _RELEASE)
+        script = await self._runners_script("release", _RELEASE)
         await script(args=[self.prefix, runner_id])
 
     async def _runner_list(self, app_id: str | None, t: float) -> list[RunnerInfo]:
@@ -217,7 +217,7 @@ class RedisRunners(RunnerRegistry):
         return [WorkerInfo.from_json(json.loads(raw)) for raw in raws if raw is not None]
 
     async def _registry_purge(self, t: float) -> int:
-        script = await self._script("purge", _PURGE)
+        script = await self._runners_script("purge", _PURGE)
         return int(await script(args=[self.prefix, repr(t)]))
 
     async def _secret_get_or_create(self, name: str, candidate: bytes) -> bytes:
