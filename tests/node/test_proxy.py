@@ -1,5 +1,6 @@
 """The official ``@fal-ai/client`` (npm) through ``/api/fal/proxy``: run, subscribe with
-logs (polling and status streaming), queue submit/status/result/cancel, a 422, storage upload."""
+logs (polling and status streaming), queue submit/status/result/cancel, a 422, stream,
+storage upload."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Serve]:
-    s = Serve(tmp_path / "data", ["steps", "sleeper"]).start()
+    s = Serve(tmp_path / "data", ["steps", "sleeper", "streamer"]).start()
     yield s
     s.stop()
 
@@ -46,6 +47,12 @@ def test_official_js_client_through_the_proxy(server: Serve):
     assert out["cancel"]["resultError"]["status"] == 499
 
     assert out["validation"] == {"status": 422, "fields": [["body", "steps"]]}
+
+    assert out["stream"] == {
+        "texts": ["js0", "js1", "js2"],
+        "partial": [True, True, False],
+        "last": "js2",
+    }
 
     upload = out["upload"]
     assert upload["url"].startswith(f"{server.url}/files/")
