@@ -1,9 +1,20 @@
 // The official @fal-ai/client, unmodified, talking to openfal only through /api/fal/proxy
 // (PROTOCOL.md §11, §12.2 option C). Prints one JSON object with what it saw.
-// env: OPENFAL_URL (the server, serving the fixture apps steps, sleeper and streamer)
+// env: OPENFAL_URL (the server, serving the fixture apps steps, sleeper, streamer, realtime)
 import { ApiError, createFalClient } from "@fal-ai/client";
+import WebSocket from "ws";
 
 const base = process.env.OPENFAL_URL;
+
+// realtime is never proxied: the client opens wss://fal.run/... itself (README "Clients")
+const sockets = [];
+globalThis.WebSocket = class extends WebSocket {
+  constructor(url, protocols) {
+    const local = String(url).replace("wss://fal.run/", `${base.replace(/^http/, "ws")}/`);
+    sockets.push(local.split("?")[0]);
+    super(local, protocols);
+  }
+};
 const fetched = [];
 const fal = createFalClient({
   credentials: "local-dev-key",
@@ -84,6 +95,19 @@ const events = [];
 for await (const event of stream) events.push(event);
 const last = await stream.done();
 out.stream = { texts: events.map((e) => e.text), partial: events.map((e) => e.partial), last: last.text };
+
+const live = await new Promise((resolve, reject) => {
+  const connection = fal.realtime.connect("test/live", {
+    throttleInterval: 0,
+    onResult: (result) => {
+      connection.close();
+      resolve(result);
+    },
+    onError: reject,
+  });
+  connection.send({ prompt: "through the shim", n: 5 });
+});
+out.realtime = { echo: live.echo, n: live.n, sockets };
 
 out.fetched = fetched;
 console.log(JSON.stringify(out));
