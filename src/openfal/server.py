@@ -14,6 +14,8 @@ from typing import IO, Any
 
 import uvicorn
 
+from openfal import apps
+from openfal.apps._settings import runner_env
 from openfal.gateway import AppRegistry, GatewaySettings, create_app
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
 from openfal.sdk import describe, endpoint_models, load_app
@@ -23,7 +25,7 @@ from openfal.worker import Worker, WorkerConfig
 
 log = logging.getLogger("openfal")
 
-BUILTIN_APPS = ["openfal.apps.echo:Echo"]
+BUILTIN_APPS = list(apps.BUILTIN_APPS)
 
 
 @dataclass
@@ -47,6 +49,8 @@ class ServeConfig:
     )
     upload_retention: float = 7 * 24 * 3600.0  # seconds an upload lives without a lifecycle
     storage_sweep_interval: float = 300.0
+    demo_weights: bool = False  # built-in model apps run small random-weight pipelines
+    apps_config: Path | None = None  # default: <data_dir>/apps.toml when it exists
 
     @property
     def store(self) -> str:
@@ -110,7 +114,10 @@ async def serve(cfg: ServeConfig) -> None:
         worker = Worker(
             store,
             WorkerConfig(
-                lease_ttl=cfg.lease_ttl, cancel_grace=cfg.cancel_grace, recover_orphans=embedded
+                lease_ttl=cfg.lease_ttl,
+                cancel_grace=cfg.cancel_grace,
+                recover_orphans=embedded,
+                env=runner_env(cfg.data_dir, cfg.demo_weights, cfg.apps_config),
             ),
         )
         storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
@@ -120,6 +127,13 @@ async def serve(cfg: ServeConfig) -> None:
         try:
             refs = (BUILTIN_APPS if cfg.builtins else []) + [resolve_ref(r) for r in cfg.apps]
             for ref in refs:
+                if missing := apps.missing_modules(ref):
+                    log.warning(
+                        "built-in app %s skipped: %s not installed (pip install 'openfal[apps]')",
+                        ref,
+                        ", ".join(missing),
+                    )
+                    continue
                 record, models = app_record(ref)
                 await store.register_app(record)
                 registry.add_local(record, models)

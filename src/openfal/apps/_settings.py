@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WEIGHT_KEYS", "AppsSettings", "ForwardedModel", "settings"]
+__all__ = ["WEIGHT_KEYS", "AppsSettings", "ForwardedModel", "runner_env", "settings"]
 
 WEIGHT_KEYS = (
     "flux-dev",
@@ -185,3 +185,19 @@ def settings(env: dict[str, str] | None = None) -> AppsSettings:
         llm_default=default,
         llm_models=tuple(models),
     )
+
+
+def runner_env(data_dir: Path, demo_weights: bool, config: Path | None) -> dict[str, str]:
+    """What ``openfal serve`` gives its runners: the data dir, the demo flag, the config
+    file (``config``, else ``<data dir>/apps.toml`` when it exists). Checked here, so a bad
+    file stops the server at start rather than failing every app's setup."""
+    env = {"OPENFAL_DATA_DIR": str(data_dir.absolute())}
+    if demo_weights:
+        env["OPENFAL_DEMO_WEIGHTS"] = "1"
+    config = config or (data_dir / "apps.toml")
+    if config.exists():
+        env["OPENFAL_APPS_CONFIG"] = str(config.absolute())
+    elif config != data_dir / "apps.toml":
+        raise ValueError(f"apps config {config} does not exist")
+    settings({**os.environ, **env})
+    return env

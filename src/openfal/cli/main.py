@@ -79,6 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         help="seconds results are kept after completion (default 3600)",
     )
+    p.add_argument(
+        "--demo-weights",
+        action="store_true",
+        help="built-in model apps use small random-weight pipelines (noise), even where "
+        "weights are configured",
+    )
+    p.add_argument(
+        "--apps-config",
+        type=Path,
+        default=None,
+        help="TOML file with the built-in apps' weights, limits and LLM backends "
+        "(default: DATA_DIR/apps.toml when it exists)",
+    )
     p.add_argument("--log-level", default="info")
 
     p = sub.add_parser(
@@ -146,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cancel_grace=args.cancel_grace,
                 retention=args.retention,
                 log_level=args.log_level,
+                demo_weights=args.demo_weights,
+                apps_config=args.apps_config,
             )
         )
         return 0

@@ -146,7 +146,7 @@ def _sdxl(folder: Path, tmp: Path) -> None:
 
 
 def _lcm_sd15(folder: Path, tmp: Path) -> None:
-    from diffusers import LatentConsistencyModelImg2ImgPipeline, LCMScheduler, UNet2DConditionModel
+    from diffusers import LCMScheduler, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel
 
     _seed(4)
@@ -160,9 +160,9 @@ def _lcm_sd15(folder: Path, tmp: Path) -> None:
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=32,
         norm_num_groups=8,
-        time_cond_proj_dim=32,  # LCM's guidance-scale embedding
+        time_cond_proj_dim=32,  # an LCM-distilled UNet's guidance-scale embedding
     )
-    LatentConsistencyModelImg2ImgPipeline(
+    StableDiffusionImg2ImgPipeline(
         vae=_vae(4),
         text_encoder=CLIPTextModel(clip_text_config()),
         tokenizer=_clip_tokenizer(tmp),
