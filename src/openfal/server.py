@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import uvicorn
 
-from openfal import apps
+from openfal import apps, toolkit
 from openfal.apps._settings import runner_env
 from openfal.gateway import AppRegistry, GatewaySettings, create_app
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
@@ -51,6 +51,8 @@ class ServeConfig:
     storage_sweep_interval: float = 300.0
     demo_weights: bool = False  # built-in model apps run small random-weight pipelines
     apps_config: Path | None = None  # default: <data_dir>/apps.toml when it exists
+    # the base URL clients reach this server on, for the file URLs apps make
+    public_url: str | None = None  # else $OPENFAL_PUBLIC_URL, else http://host:port
 
     @property
     def store(self) -> str:
@@ -59,6 +61,14 @@ class ServeConfig:
     @property
     def storage(self) -> str:
         return self.storage_url or f"file://{(self.data_dir / 'files').absolute()}"
+
+    @property
+    def public(self) -> str:
+        given = self.public_url or os.environ.get("OPENFAL_PUBLIC_URL")
+        if given:
+            return given.rstrip("/")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
 
 async def sweep_storage(storage: Storage, interval: float) -> None:
@@ -111,13 +121,21 @@ async def serve(cfg: ServeConfig) -> None:
         await store.open()
         registry = AppRegistry(store)
         embedded = not cfg.store.startswith(("redis://", "rediss://"))
+        # runners store files straight into this storage, and the gateway's input checks
+        # know this server's own file URLs
+        files = toolkit.configure(
+            storage_url=cfg.storage, public_url=cfg.public, file_retention=cfg.upload_retention
+        )
         worker = Worker(
             store,
             WorkerConfig(
                 lease_ttl=cfg.lease_ttl,
                 cancel_grace=cfg.cancel_grace,
                 recover_orphans=embedded,
-                env=runner_env(cfg.data_dir, cfg.demo_weights, cfg.apps_config),
+                env={
+                    **files.as_env(),
+                    **runner_env(cfg.data_dir, cfg.demo_weights, cfg.apps_config),
+                },
             ),
         )
         storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
@@ -164,11 +182,12 @@ async def serve(cfg: ServeConfig) -> None:
                 )
             )
             log.info(
-                "openfal serving on http://%s:%d (store %s, files %s)",
+                "openfal serving on http://%s:%d (store %s, files %s, public URL %s)",
                 cfg.host,
                 cfg.port,
                 cfg.store,
                 storage,
+                cfg.public,
             )
             await server.serve()
         finally:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import fal_client
-import fal_client.client as fal_module
 import httpx
 import pytest
 
+from tests.e2e.falclient import forget_server, use_server
 from tests.e2e.harness import Serve
 
 pytestmark = pytest.mark.e2e
@@ -23,19 +26,9 @@ STORAGE = {"repository": "fal", "fallback_repository": "fal"}
 @pytest.fixture
 def fal(serve, monkeypatch) -> Iterator[Serve]:
     s = serve()
-    monkeypatch.setenv("FAL_KEY", "local-dev-key")
-    for attr, value in {
-        "RUN_URL_FORMAT": f"{s.url}/",
-        "QUEUE_URL_FORMAT": f"{s.url}/queue/",
-        "REALTIME_URL_FORMAT": f"ws://127.0.0.1:{s.port}/",
-        "REST_URL": f"{s.url}/rest",
-        "CDN_URL": f"{s.url}/cdn",
-    }.items():
-        monkeypatch.setattr(fal_module, attr, value)
-    # the module-level client caches its CDN token manager (and REST_URL with it)
-    monkeypatch.delitem(fal_client.sync_client.__dict__, "_token_manager", raising=False)
+    use_server(monkeypatch, s)
     yield s
-    fal_client.sync_client.__dict__.pop("_token_manager", None)
+    forget_server()
 
 
 def fetch(url: str) -> httpx.Response:
@@ -88,3 +81,36 @@ def test_range_and_lifecycle(fal):
     assert r.status_code == 206 and r.content == b"234"
     assert (fal.data_dir / "upload.key").stat().st_mode & 0o777 == 0o600
     assert any((fal.data_dir / "files").rglob("*"))
+
+
+MIB = 1024 * 1024
+
+
+def write_big_file(path: Path, size: int) -> str:
+    """Write ``size`` bytes, each MiB stamped with its index (misplaced parts would show);
+    return their sha256."""
+    block = os.urandom(MIB)
+    digest = hashlib.sha256()
+    with open(path, "wb") as f:
+        for index in range(-(-size // MIB)):
+            chunk = (index.to_bytes(8, "big") + block[8:])[: size - index * MIB]
+            digest.update(chunk)
+            f.write(chunk)
+    return digest.hexdigest()
+
+
+def test_upload_file_over_100_mib_goes_multipart(fal, tmp_path: Path):
+    path = tmp_path / "big.bin"
+    size = 100 * MIB + 12345  # over fal_client's 100 MiB single-shot limit: 11 parts of 10 MiB
+    sent = write_big_file(path, size)
+    url = fal_client.upload_file(path, **CDN)
+    assert url.startswith(f"{fal.url}/files/") and url.endswith("/big.bin")
+    head = httpx.head(url)
+    assert head.status_code == 200 and int(head.headers["content-length"]) == size
+    assert re.fullmatch(r'"[0-9a-f]{32}-11"', head.headers["etag"]), head.headers["etag"]
+    got = hashlib.sha256()
+    with httpx.stream("GET", url, timeout=60) as r:
+        assert r.status_code == 200
+        for chunk in r.iter_bytes():
+            got.update(chunk)
+    assert got.hexdigest() == sent

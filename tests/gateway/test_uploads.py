@@ -338,3 +338,96 @@ async def test_serve_sweeper_removes_expired_files(env):
     finally:
         task.cancel()
     assert await storage.exists("0123456789abcdef0123456789abcdef/new.txt")
+
+
+# ---------------------------------------------------------------------------- plain upload
+
+
+async def test_plain_upload_raw_body(env):
+    c, _ = env
+    r = await c.post(
+        "/rest/storage/upload?file_name=notes.txt",
+        content=b"plain text",
+        headers={"content-type": "text/plain"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"url", "content_type", "file_name", "file_size"}
+    assert body["url"].startswith("http://testserver/files/") and body["url"].endswith("/notes.txt")
+    assert (body["content_type"], body["file_name"], body["file_size"]) == (
+        "text/plain",
+        "notes.txt",
+        10,
+    )
+    got = await c.get(path_of(body["url"]))
+    assert got.content == b"plain text" and got.headers["content-type"] == "text/plain"
+    r = await c.post("/rest/storage/upload", content=b"\0\1", headers={"x-fal-file-name": "a.bin"})
+    assert r.json()["file_name"] == "a.bin"
+    assert r.json()["content_type"] == "application/octet-stream"
+
+
+async def test_plain_upload_form(env):
+    c, _ = env
+    data = bytes(range(256)) * 4096  # 1 MiB: spooled to disk by the form parser
+    r = await c.post(
+        "/rest/storage/upload",
+        files={"file": ("photo.png", data, "image/png")},
+        headers={"x-fal-object-lifecycle-preference": '{"expiration_duration_seconds": 600}'},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["file_name"], body["content_type"], body["file_size"]) == (
+        "photo.png",
+        "image/png",
+        len(data),
+    )
+    got = await c.get(path_of(body["url"]))
+    assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
+    r = await c.post(
+        "/rest/storage/upload", files={"file": ("a.txt", b"x")}, data={"file_name": "b.txt"}
+    )
+    assert r.json()["file_name"] == "b.txt"
+    r = await c.post("/rest/storage/upload", data={"note": "no file"})  # curl -d
+    assert r.status_code == 400 and "--data-binary" in r.json()["detail"]
+
+
+async def test_plain_upload_without_a_file_is_400(env):
+    c, _ = env
+    r = await c.post(
+        "/rest/storage/upload",
+        content=b'--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--xyz--\r\n',
+        headers={"content-type": "multipart/form-data; boundary=xyz"},
+    )
+    assert r.status_code == 400 and "no file" in r.json()["detail"]
+
+
+async def test_plain_upload_too_large_is_413(env):
+    c, _ = env
+    big = b"x" * (12 * MIB + 1)
+    r = await c.post("/rest/storage/upload", content=big)
+    assert r.status_code == 413
+
+    async def chunks() -> AsyncIterator[bytes]:  # no content-length: caught while streaming
+        for _ in range(14):
+            yield b"x" * MIB
+
+    r = await c.post("/rest/storage/upload", content=chunks())
+    assert r.status_code == 413
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"'
+        "\r\nContent-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+
+    async def form() -> AsyncIterator[bytes]:
+        yield head
+        for _ in range(14):
+            yield b"y" * MIB
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    r = await c.post(
+        "/rest/storage/upload",
+        content=form(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert r.status_code == 413, r.text

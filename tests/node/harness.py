@@ -32,7 +32,8 @@ def run_node(script: str, env: dict[str, str], timeout: float = 90.0) -> Any:
         timeout=timeout,
     )
     assert proc.returncode == 0, (
-        f"node {script} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+        f"node {script} exited {proc.returncode}\n"
+        f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
     )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert lines, f"node {script} printed nothing\n--- stderr\n{proc.stderr}"

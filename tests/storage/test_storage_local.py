@@ -170,3 +170,34 @@ async def test_unreadable_sidecar_is_an_error(tmp_path: Path) -> None:
     assert await storage.expired() == []  # a bad sidecar does not break the sweep
     os.unlink(tmp_path / "meta" / f"{key}.json")
     assert await storage.stat(key) is None
+
+
+async def test_streamed_put_writes_batches_in_order(tmp_path: Path) -> None:
+    import hashlib
+
+    storage = LocalStorage(tmp_path, chunk_size=64)  # many batches, written while receiving
+    data = bytes(range(256)) * 200
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), 37):
+            yield data[i : i + 37]
+
+    key = new_key()
+    info = await storage.put(key, pieces())
+    assert await storage.read(key) == data
+    assert info.etag == hashlib.md5(data).hexdigest() and info.size == len(data)
+
+
+async def test_a_stream_failing_midway_leaves_nothing(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path, chunk_size=64)
+
+    async def broken() -> AsyncIterator[bytes]:
+        for _ in range(50):
+            yield b"x" * 50
+        raise ConnectionError("client went away")
+
+    key = new_key()
+    with pytest.raises(ConnectionError):
+        await storage.put(key, broken())
+    assert await storage.stat(key) is None
+    assert not [p for p in (tmp_path / "tmp").iterdir()]

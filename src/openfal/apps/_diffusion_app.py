@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 import openfal
-
 from openfal.apps._pipelines import (
     Placement,
     SafetyChecker,

@@ -65,22 +65,22 @@ class AnyLLM(
 
     def setup(self) -> None:
         logging.getLogger("openfal.apps").setLevel(logging.INFO)
-        self.settings = settings()
+        self.config = settings()
         self.backends: dict[str, ChatBackend] = {
-            model.name: OpenAIChat(model) for model in self.settings.llm_models
+            model.name: OpenAIChat(model) for model in self.config.llm_models
         }
         self.demo = False
-        if self.settings.llm_default == LOCAL_LLM or self.settings.weights_for("llm"):
+        if self.config.llm_default == LOCAL_LLM or self.config.weights_for("llm"):
             from openfal.apps._pipelines import quiet_libraries
 
             quiet_libraries()
-            source = resolve_weights(self.settings, "llm")
-            placement = choose_placement(self.settings.device)
+            source = resolve_weights(self.config, "llm")
+            placement = choose_placement(self.config.device)
             self.backends[LOCAL_LLM] = LocalChat(source, placement, max_tokens=512)
             self.demo = source.demo
             log.info("local LLM %s on %s", source.describe(), placement.describe())
-        self.default = self.settings.llm_default
-        for model in self.settings.llm_models:
+        self.default = self.config.llm_default
+        for model in self.config.llm_models:
             log.info("LLM %s forwarded to %s as %s", model.name, model.base_url, model.model)
 
     def teardown(self) -> None:
@@ -89,7 +89,7 @@ class AnyLLM(
                 backend.close()
 
     def _backend(self, name: str) -> ChatBackend:
-        forwarded = self.settings.forwarded(name)
+        forwarded = self.config.forwarded(name)
         if forwarded is not None:
             return self.backends[forwarded.name]
         if name != self.default:
@@ -103,9 +103,8 @@ class AnyLLM(
         request = openfal.current_request()
         params = ChatParams(max_tokens=input.max_tokens, temperature=input.temperature)
         cancelled = request.cancel_event.is_set if request else (lambda: False)
-        count = 0
-        for piece in backend.stream(messages, params, cancelled):
-            count += 1
+        pieces = backend.stream(messages, params, cancelled)
+        for count, piece in enumerate(pieces, start=1):
             openfal.report_progress(count, max(count, input.max_tokens or 0))  # cancel point
             yield piece
 

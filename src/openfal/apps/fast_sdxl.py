@@ -11,8 +11,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 import openfal
-from openfal.apps._diffusion_app import SYNC_MODE_DESCRIPTION, DiffusionRuntime, Timings
-from openfal.apps._diffusion_app import require_a_step
+from openfal.apps._diffusion_app import (
+    SYNC_MODE_DESCRIPTION,
+    DiffusionRuntime,
+    Timings,
+    require_a_step,
+)
 from openfal.apps._pipelines import fit_size, pick_seed
 from openfal.toolkit import Image, ImageSizeInput, ImageUrl, load_image
 

@@ -59,9 +59,11 @@ class VideoOutput(BaseModel):
 
 
 def frame_size(aspect_ratio: str, max_side: int | None) -> tuple[int, int]:
+    """``(width, height)``: long side 768, the short one the nearest multiple of 32."""
     across, down = ASPECT_RATIOS[aspect_ratio]
-    scale = LONG_SIDE / max(across, down)
-    return fit_size(round(across * scale), round(down * scale), multiple=32, max_side=max_side)
+    scale = LONG_SIDE / max(across, down) / 32
+    width, height = round(across * scale) * 32, round(down * scale) * 32
+    return fit_size(width, height, multiple=32, max_side=max_side)
 
 
 def frame_count(duration: float, cap: int | None) -> int:

@@ -71,9 +71,9 @@ class Whisper(
         from faster_whisper import WhisperModel
 
         logging.getLogger("openfal.apps").setLevel(logging.INFO)
-        self.settings = settings()
-        placement = choose_placement(self.settings.device)
-        self.source = resolve_weights(self.settings, "whisper")
+        self.config = settings()
+        placement = choose_placement(self.config.device)
+        self.source = resolve_weights(self.config, "whisper")
         device, _, index = placement.device.partition(":")
         self.model = WhisperModel(
             self.source.location,

@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds results are kept after completion (default 3600)",
     )
     p.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="base URL clients reach this server on, for the file URLs apps return "
+        "(default: $OPENFAL_PUBLIC_URL, else http://HOST:PORT)",
+    )
+    p.add_argument(
         "--demo-weights",
         action="store_true",
         help="built-in model apps use small random-weight pipelines (noise), even where "
@@ -161,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log_level=args.log_level,
                 demo_weights=args.demo_weights,
                 apps_config=args.apps_config,
+                public_url=args.public_url,
             )
         )
         return 0

@@ -42,6 +42,7 @@ def create_app(
         Route("/cdn/files/{key:path}", files.serve_file, methods=["GET", "HEAD"]),
         Route("/cdn/files/{key:path}", files.cdn_multipart_part, methods=["PUT"]),
         Route("/cdn/files/{key:path}", files.cdn_multipart_complete, methods=["POST"]),
+        Route("/rest/storage/upload", rest_storage.upload, methods=["POST"]),
         Route("/rest/storage/upload/initiate", rest_storage.initiate, methods=["POST"]),
         Route(
             "/rest/storage/upload/initiate-multipart",

@@ -332,6 +332,49 @@ def _copy_into(
         dst.write(block)
 
 
+async def _write_stream(
+    data: AsyncIterable[Any], out: IO[bytes], hasher: Any, limit: int | None, chunk_size: int
+) -> int:
+    """Hash and write ``data`` to ``out`` in a thread, ``chunk_size`` bytes at a time.
+
+    Double-buffered: one batch is hashed and written while the next is received, so the
+    network and the disk work at the same time. Returns the number of bytes written.
+    """
+
+    def flush(blocks: list[bytes]) -> None:
+        for block in blocks:
+            hasher.update(block)
+            out.write(block)
+
+    writing: asyncio.Future[None] | None = None
+    pending: list[bytes] = []
+    pending_size = size = 0
+    try:
+        async for chunk in data:
+            block = as_bytes(chunk)
+            if block is None:
+                raise TypeError(f"data chunks must be bytes, not {type(chunk).__name__}")
+            size += len(block)
+            if limit is not None and size > limit:
+                raise UploadTooLarge(limit, size)
+            pending.append(bytes(block))
+            pending_size += len(block)
+            if pending_size >= chunk_size:
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(flush, pending))
+                pending, pending_size = [], 0
+        if writing is not None:
+            await writing
+        writing = None
+        if pending:
+            await asyncio.to_thread(flush, pending)
+    finally:
+        if writing is not None:  # an error while a batch was being written: let it finish
+            await asyncio.gather(writing, return_exceptions=True)
+    return size
+
+
 async def spool(
     data: Data,
     directory: str | os.PathLike[str] | None,
@@ -377,28 +420,7 @@ async def spool(
             size = await asyncio.to_thread(copy_file)
         else:
             assert isinstance(data, AsyncIterable)
-            pending: list[bytes] = []
-            pending_size = 0
-
-            def flush(blocks: list[bytes]) -> None:
-                for block in blocks:
-                    hasher.update(block)
-                    out.write(block)
-
-            async for chunk in data:
-                block = as_bytes(chunk)
-                if block is None:
-                    raise TypeError(f"data chunks must be bytes, not {type(chunk).__name__}")
-                size += len(block)
-                if limit is not None and size > limit:
-                    raise UploadTooLarge(limit, size)
-                pending.append(bytes(block))
-                pending_size += len(block)
-                if pending_size >= chunk_size:
-                    await asyncio.to_thread(flush, pending)
-                    pending, pending_size = [], 0
-            if pending:
-                await asyncio.to_thread(flush, pending)
+            size = await _write_stream(data, out, hasher, limit, chunk_size)
 
         def finish() -> None:
             out.flush()

@@ -1,4 +1,5 @@
-"""The REST storage surface (PROTOCOL.md §8.1 c, §8.2): signed upload URLs and the CDN token.
+"""The REST storage surface (PROTOCOL.md §8.1 c, §8.2): signed upload URLs and the CDN token,
+and a plain ``POST /rest/storage/upload`` for curl.
 
 ``initiate`` answers ``{"upload_url", "file_url"}``; ``upload_url`` is
 ``/rest/storage/upload/put/{key}?exp=..&ct=..&x=..[&uid=..]&sig=..``, an HMAC-signed,
@@ -10,13 +11,16 @@ finish to ``<path>/complete?<query>``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Message
 
-from openfal.gateway.errors import BadRequest, Forbidden, NotFound
+from openfal.gateway.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from openfal.gateway.routes.common import parse_json_object
 from openfal.gateway.routes.files import (
     base_url,
@@ -211,5 +215,80 @@ async def auth_token(request: Request) -> Response:
             "token_type": "Bearer",
             "base_url": f"{base_url(request)}/cdn",
             "expires_at": dt.datetime.fromtimestamp(expiry, dt.UTC).isoformat(),
+        }
+    )
+
+
+FORM_OVERHEAD = 1024 * 1024  # bytes of multipart framing allowed on top of the file size
+
+
+def _limited(request: Request, limit: int | None) -> Request:
+    """``request`` whose body read fails with 413 once it passes ``limit`` bytes."""
+    if limit is None:
+        return request
+    receive, seen = request.receive, 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge(f"Upload is larger than the limit of {limit} bytes")
+        return message
+
+    return Request(request.scope, counted)
+
+
+async def _form_file(request: Request, limit: int | None) -> tuple[UploadFile, str | None]:
+    """The one file of a ``multipart/form-data`` body (field ``file``, or the only file)."""
+    bounded = _limited(request, None if limit is None else limit + FORM_OVERHEAD)
+    form = await bounded.form(max_files=1, max_fields=10)
+    files = [v for v in form.values() if isinstance(v, UploadFile)]
+    if not files:
+        raise BadRequest('The form has no file: send it as a file field, e.g. -F "file=@x.png"')
+    name = form.get("file_name")
+    return files[0], name if isinstance(name, str) else None
+
+
+async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(1024 * 1024):
+        yield chunk
+
+
+async def upload(request: Request) -> Response:
+    """``POST /rest/storage/upload``: one file as the raw body or a form field, for curl.
+
+    Raw bodies take their name from ``?file_name=`` or ``X-Fal-File-Name`` and their type
+    from ``Content-Type``. Answers the file in fal's ``File`` shape:
+    ``{"url", "content_type", "file_name", "file_size"}``.
+    """
+    storage = storage_of(request)
+    check_declared_size(request, storage)
+    content_type = request.headers.get("content-type", "")
+    expiry = expires_at(request)
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        raise BadRequest(
+            "Send the file as a form field (curl -F file=@x.png) or as the raw body "
+            "(curl --data-binary @x.png -H 'content-type: image/png')"
+        )
+    if content_type.startswith("multipart/form-data"):
+        form_file, name = await _form_file(request, storage.max_size)
+        name = name or form_file.filename
+        ctype = (form_file.content_type or "application/octet-stream").split(";")[0]
+        data: AsyncIterator[bytes] = _chunks(form_file)
+    else:
+        name = request.query_params.get("file_name") or request.headers.get("x-fal-file-name")
+        ctype = content_type or "application/octet-stream"
+        data = body_stream(request)
+    key = new_key(name)
+    with storage_errors():
+        info = await storage.put(key, data, content_type=ctype, file_name=name, expires_at=expiry)
+    return JSONResponse(
+        {
+            "url": file_url(request, key),
+            "content_type": info.content_type,
+            "file_name": info.file_name,
+            "file_size": info.size,
         }
     )
