@@ -17,10 +17,14 @@ import uvicorn
 from openfal import apps, toolkit
 from openfal.apps._settings import runner_env
 from openfal.gateway import AppRegistry, GatewaySettings, create_app
+from openfal.gateway.auth import AuthSettings, announce_policy, is_loopback
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
+from openfal.gateway.webhooks import WebhookSettings
 from openfal.sdk import describe, endpoint_models, load_app
 from openfal.storage import Storage
 from openfal.store import AppRecord, Store
+from openfal.webhooks import RetryPolicy, SigningKey
+from openfal.webhooks.sender import SenderConfig, WebhookSender
 from openfal.worker import Worker, WorkerConfig
 
 log = logging.getLogger("openfal")
@@ -53,6 +57,30 @@ class ServeConfig:
     apps_config: Path | None = None  # default: <data_dir>/apps.toml when it exists
     # the base URL clients reach this server on, for the file URLs apps make
     public_url: str | None = None  # else $OPENFAL_PUBLIC_URL, else http://host:port
+    # limits per user (None: unlimited) and webhooks (see cli/security_args.py)
+    rate_limit: int | None = None
+    rate_window: float = 60.0
+    max_concurrent: int | None = None
+    webhook_allow: list[str] = field(default_factory=list)
+    webhook_retry_base: float = 15.0
+    webhook_max_attempts: int = 10
+    webhook_timeout: float = 15.0
+
+    def auth(self) -> AuthSettings:
+        return AuthSettings(
+            open_without_keys=is_loopback(self.host),
+            rate_limit=self.rate_limit,
+            rate_window=self.rate_window,
+            max_concurrent=self.max_concurrent,
+        )
+
+    def sender(self) -> SenderConfig:
+        retry = RetryPolicy(
+            max_attempts=self.webhook_max_attempts, first_delay=self.webhook_retry_base
+        )
+        return SenderConfig(
+            retry=retry, timeout=self.webhook_timeout, allow=tuple(self.webhook_allow)
+        )
 
     @property
     def store(self) -> str:
@@ -141,6 +169,9 @@ async def serve(cfg: ServeConfig) -> None:
         storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
         await storage.open()
         await worker.start()
+        signing_key = SigningKey.load_or_create(cfg.data_dir / "webhook.key")
+        sender = WebhookSender(store, signing_key, cfg.sender())
+        await sender.start(recover_leases=embedded)
         sweeper = asyncio.create_task(sweep_storage(storage, cfg.storage_sweep_interval))
         try:
             refs = (BUILTIN_APPS if cfg.builtins else []) + [resolve_ref(r) for r in cfg.apps]
@@ -170,6 +201,9 @@ async def serve(cfg: ServeConfig) -> None:
                 default_retention=cfg.upload_retention,
             )
             app.state.worker = worker
+            app.state.auth = cfg.auth()
+            app.state.webhooks = WebhookSettings(keys=[signing_key], allow=tuple(cfg.webhook_allow))
+            await announce_policy(store, app.state.auth, cfg.host, cfg.data_dir, cfg.store_url)
             server = uvicorn.Server(
                 uvicorn.Config(
                     app,
@@ -194,6 +228,7 @@ async def serve(cfg: ServeConfig) -> None:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await sender.stop()
             await worker.stop()
             await storage.close()
             await store.close()

@@ -5,27 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import fal_client
-import fal_client.client as fal_module
 import pytest
 
+from openfal.compat import restore, use_server
 from tests.e2e.harness import Serve, wait_for
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def fal(serve, monkeypatch) -> Iterator[Serve]:
+def fal(serve) -> Iterator[Serve]:
     s = serve("steps", "sleeper")
-    monkeypatch.setenv("FAL_KEY", "local-dev-key")
-    for attr, value in {
-        "RUN_URL_FORMAT": f"{s.url}/",
-        "QUEUE_URL_FORMAT": f"{s.url}/queue/",
-        "REALTIME_URL_FORMAT": f"ws://127.0.0.1:{s.port}/",
-        "REST_URL": f"{s.url}/rest",
-        "CDN_URL": f"{s.url}/cdn",
-    }.items():
-        monkeypatch.setattr(fal_module, attr, value)
+    previous = use_server(s.url, key="local-dev-key")
     yield s
+    restore(previous)
 
 
 def test_run(fal):

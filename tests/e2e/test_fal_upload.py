@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import fal_client
 import httpx
 import pytest
 
-from tests.e2e.falclient import forget_server, use_server
+from openfal.compat import restore, use_server
 from tests.e2e.harness import Serve
 
 pytestmark = pytest.mark.e2e
@@ -24,11 +21,11 @@ STORAGE = {"repository": "fal", "fallback_repository": "fal"}
 
 
 @pytest.fixture
-def fal(serve, monkeypatch) -> Iterator[Serve]:
+def fal(serve) -> Iterator[Serve]:
     s = serve()
-    use_server(monkeypatch, s)
+    previous = use_server(s.url, key="local-dev-key")  # also drops the cached CDN token manager
     yield s
-    forget_server()
+    restore(previous)
 
 
 def fetch(url: str) -> httpx.Response:
@@ -81,36 +78,3 @@ def test_range_and_lifecycle(fal):
     assert r.status_code == 206 and r.content == b"234"
     assert (fal.data_dir / "upload.key").stat().st_mode & 0o777 == 0o600
     assert any((fal.data_dir / "files").rglob("*"))
-
-
-MIB = 1024 * 1024
-
-
-def write_big_file(path: Path, size: int) -> str:
-    """Write ``size`` bytes, each MiB stamped with its index (misplaced parts would show);
-    return their sha256."""
-    block = os.urandom(MIB)
-    digest = hashlib.sha256()
-    with open(path, "wb") as f:
-        for index in range(-(-size // MIB)):
-            chunk = (index.to_bytes(8, "big") + block[8:])[: size - index * MIB]
-            digest.update(chunk)
-            f.write(chunk)
-    return digest.hexdigest()
-
-
-def test_upload_file_over_100_mib_goes_multipart(fal, tmp_path: Path):
-    path = tmp_path / "big.bin"
-    size = 100 * MIB + 12345  # over fal_client's 100 MiB single-shot limit: 11 parts of 10 MiB
-    sent = write_big_file(path, size)
-    url = fal_client.upload_file(path, **CDN)
-    assert url.startswith(f"{fal.url}/files/") and url.endswith("/big.bin")
-    head = httpx.head(url)
-    assert head.status_code == 200 and int(head.headers["content-length"]) == size
-    assert re.fullmatch(r'"[0-9a-f]{32}-11"', head.headers["etag"]), head.headers["etag"]
-    got = hashlib.sha256()
-    with httpx.stream("GET", url, timeout=60) as r:
-        assert r.status_code == 200
-        for chunk in r.iter_bytes():
-            got.update(chunk)
-    assert got.hexdigest() == sent

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image as PILImage
 
-from tests.e2e.falclient import forget_server, use_server
+from openfal.compat import restore, use_server
 from tests.e2e.harness import Serve, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -21,11 +21,11 @@ CDN = {"repository": "fal_v3", "fallback_repository": "fal_v3"}
 
 
 @pytest.fixture
-def images(serve, monkeypatch) -> Iterator[Serve]:
+def images(serve) -> Iterator[Serve]:
     s = serve("images")
-    use_server(monkeypatch, s)
+    previous = use_server(s.url, key="local-dev-key")
     yield s
-    forget_server()
+    restore(previous)
 
 
 def decode(data: bytes) -> PILImage.Image:
@@ -117,3 +117,40 @@ def test_metadata_and_private_urls_are_refused(images):
         (error,) = r.json()["detail"]
         assert error["loc"] == ["body", "image_url"] and error["type"] == "url_refused"
         assert "localhost resolves to" in error["msg"]
+
+
+def test_runners_write_to_s3_storage(serve, tmp_path):
+    """With S3 storage (a real SeaweedFS), runners store outputs in the bucket, the gateway
+    serves them, and own-file inputs are read back from the bucket."""
+    from tests.storage.seaweed import SeaweedS3
+
+    with SeaweedS3(tmp_path / "seaweed") as seaweed:
+        bucket = seaweed.create_bucket("openfal-e2e")
+        s = serve(
+            "images",
+            env={
+                "OPENFAL_STORAGE_URL": f"s3://{bucket}/files?endpoint={seaweed.endpoint}",
+                "AWS_ACCESS_KEY_ID": seaweed.access_key,
+                "AWS_SECRET_ACCESS_KEY": seaweed.secret_key,
+                "AWS_REGION": seaweed.region,
+            },
+        )
+        with s.client() as client:
+            made = client.post("/test/images", json={"color": [10, 20, 30]})
+            assert made.status_code == 200, made.text
+            url = made.json()["image"]["url"]
+            assert url.startswith(f"{s.url}/files/")
+            r = httpx.get(url, follow_redirects=True)
+            assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+            assert decode(r.content).convert("RGB").getpixel((0, 0)) == (10, 20, 30)
+            key = url.removeprefix(f"{s.url}/files/")
+            s3 = seaweed.client()
+            try:
+                stored = s3.get_object(Bucket=bucket, Key=f"files/{key}")["Body"].read()
+            finally:
+                s3.close()
+            assert stored == r.content
+            r = client.post("/test/images/inspect", json={"image_url": url})
+            assert r.status_code == 200, r.text
+            assert r.json()["pixel"] == [10, 20, 30]
+        s.stop()

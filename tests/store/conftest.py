@@ -18,6 +18,7 @@ import pytest
 
 from openfal.store import Store
 from openfal.store import base as store_base
+from openfal.store import clock as store_clock
 
 from .redis_server import MISSING, REDIS_SERVER, RedisServer, start_redis
 
@@ -115,4 +116,5 @@ class FakeClock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(store_base, "now", fake)
+    monkeypatch.setattr(store_clock, "now", fake)  # keys, limits and the outbox read it
     return fake

@@ -157,6 +157,7 @@ def test_repositories_by_name_object_and_fallback() -> None:
     with pytest.raises(OSError):
         File.from_bytes(b"x", repository="failing")
     assert isinstance(toolkit.get_repository("fal"), InMemoryRepository)
+    assert File.from_bytes(b"x", repository=None).url == "data:application/octet-stream;base64,eA=="
 
 
 def test_fal_repository_names_mean_the_platform_storage(files_root: Path) -> None:
@@ -205,3 +206,20 @@ def test_file_fields_take_objects_or_url_strings() -> None:
     with pytest.raises(ValidationError) as err:
         Input.model_validate({"file": "ftp://example.com/a"})
     assert err.value.errors()[0]["loc"] == ("file",)
+
+
+async def test_async_endpoints_can_make_files_too(files_root: Path) -> None:
+    # called on a running event loop (as in an async endpoint): storage runs on its own loop
+    image = Image.from_pil(PILImage.new("RGB", (2, 2), (4, 4, 4)))
+    assert image.url.startswith(f"{PUBLIC}/files/")
+    assert Image(url=image.url).to_pil().getpixel((1, 1)) == (4, 4, 4)
+
+
+def test_files_from_many_threads(files_root: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        files = list(pool.map(lambda i: File.from_bytes(bytes([i]) * 100, "x/y"), range(32)))
+    assert len({f.url for f in files}) == 32
+    for i, file in enumerate(files):
+        assert read_local(files_root, file.url) == bytes([i]) * 100

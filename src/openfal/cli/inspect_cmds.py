@@ -75,6 +75,7 @@ async def requests_list(store: Store, args: argparse.Namespace) -> int:
         "created (UTC)",
         "attempts",
         "error type",
+        "owner",
     )
     for rec in await store.list_requests(app_id=args.app_id, status=status, limit=args.limit):
         table.add_row(
@@ -87,6 +88,7 @@ async def requests_list(store: Store, args: argparse.Namespace) -> int:
             _time(rec.created_at),
             str(rec.attempts),
             rec.error_type or "",
+            rec.owner or "-",
         )
     console.print(table)
     return 0
@@ -138,7 +140,11 @@ async def requests_show(store: Store, args: argparse.Namespace) -> int:
     rec = await _get(store, args.request_id)
     if rec is None:
         return 1
-    sys.stdout.write(json.dumps(record_json(rec), indent=2) + "\n")
+    shown = record_json(rec)
+    webhook = await store.get_webhook(rec.id)
+    if webhook is not None:  # the delivery and every try so far
+        shown["webhook"] = webhook.public()
+    sys.stdout.write(json.dumps(shown, indent=2) + "\n")
     return 0
 
 

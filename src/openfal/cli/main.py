@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import inspect_cmds
+from openfal.cli import call, inspect_cmds, keys_cmds
+from openfal.cli.security_args import add_security_args, security_options
 
 _EPILOG_SERVE = """examples:
   openfal serve                                   # built-in apps, SQLite under ./.openfal
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: DATA_DIR/apps.toml when it exists)",
     )
     p.add_argument("--log-level", default="info")
+    add_security_args(p)
 
     p = sub.add_parser(
         "run",
@@ -146,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="keep printing until the request completes",
             )
+    call.add_parser(sub)
+    keys_cmds.add_parsers(sub, _store_args)
     return parser
 
 
@@ -169,13 +173,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 demo_weights=args.demo_weights,
                 apps_config=args.apps_config,
                 public_url=args.public_url,
+                **security_options(args),
             )
         )
         return 0
+    if args.command == "call":
+        return call.run(args)
     if args.command == "run":
         from openfal.runner import serve
 
         return serve(args.ref, host=args.host, port=args.port)
+    if args.command == "keys":
+        return keys_cmds.dispatch(args)
     return inspect_cmds.dispatch(args)
 
 

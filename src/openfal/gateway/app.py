@@ -7,6 +7,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from openfal.gateway.auth import Authenticate, AuthSettings
+from openfal.gateway.cors import Cors
 from openfal.gateway.errors import (
     GatewayError,
     handle_gateway_error,
@@ -15,9 +17,10 @@ from openfal.gateway.errors import (
 )
 from openfal.gateway.middleware import HostRouting, RequestId
 from openfal.gateway.registry import AppRegistry
-from openfal.gateway.routes import files, meta, queue, run
+from openfal.gateway.routes import files, keys, meta, proxy, queue, run
 from openfal.gateway.routes import storage as rest_storage
 from openfal.gateway.settings import GatewaySettings
+from openfal.gateway.webhooks import WebhookSettings
 from openfal.storage import Storage
 from openfal.store import Store
 
@@ -28,12 +31,19 @@ def create_app(
     settings: GatewaySettings | None = None,
     storage: Storage | None = None,
 ) -> Starlette:
+    settings = settings or GatewaySettings()
     routes = [
         Route("/health", meta.health, methods=["GET"]),
+        Route("/api/fal/proxy", proxy.fal_proxy, methods=["GET", "POST", "PUT"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
         Route("/rest/openapi/queue/openapi.json", meta.endpoint_openapi, methods=["GET"]),
         Route("/rest/apps", meta.list_apps, methods=["GET"]),
         Route("/rest/runners", meta.list_runners, methods=["GET"]),
+        Route("/rest/keys", keys.list_keys, methods=["GET"]),
+        Route("/rest/keys", keys.create_key, methods=["POST"]),
+        Route("/rest/keys/{key_id}", keys.revoke_key, methods=["DELETE"]),
+        Route("/.well-known/jwks.json", keys.jwks_document, methods=["GET"]),
+        Route("/rest/.well-known/jwks.json", keys.jwks_document, methods=["GET"]),
         Route("/files/{key:path}", files.serve_file, methods=["GET", "HEAD"]),
         Route("/files/{key:path}", files.cdn_multipart_part, methods=["PUT"]),
         Route("/files/{key:path}", files.cdn_multipart_complete, methods=["POST"]),
@@ -59,7 +69,12 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestId), Middleware(HostRouting)],
+        middleware=[
+            Middleware(Cors, origins=settings.cors_origins),  # outermost: preflights need no key
+            Middleware(RequestId),
+            Middleware(HostRouting),
+            Middleware(Authenticate),
+        ],
         exception_handlers={
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,
@@ -68,7 +83,9 @@ def create_app(
     )
     app.state.store = store
     app.state.registry = registry or AppRegistry(store)
-    app.state.settings = settings or GatewaySettings()
+    app.state.settings = settings
     app.state.storage = storage
     app.state.uploads = files.UploadConfig()  # serve() swaps in a persistent secret
+    app.state.auth = AuthSettings()  # serve() sets the policy and limits
+    app.state.webhooks = WebhookSettings()  # serve() adds the signing key and allow-list
     return app

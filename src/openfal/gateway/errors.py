@@ -2,10 +2,17 @@
 
 GatewayError (status_code, error_type)
 ├── BadRequest            400 bad_request
+├── Unauthorized          401 unauthorized ({"detail": "Invalid API key"} for keys)
+├── Forbidden             403 forbidden
 ├── NotFound              404
 ├── PayloadTooLarge       413 payload_too_large
-├── ValidationFailed      422 (detail is pydantic's list of {loc, msg, type})
-└── ServiceUnavailable    503
+├── RangeNotSatisfiable   416 range_not_satisfiable
+├── ValidationFailed      422 (detail is pydantic's list of {loc, msg, type}, plus errors)
+├── RateLimited           429 rate_limited (+ retry_after, Retry-After)
+└── ServiceUnavailable    503 runner_scheduling_failure
+
+Anything else escaping a route is a 500 {"detail": "Internal server error", "request_id"}
+whose traceback goes to the server log only.
 """
 
 from __future__ import annotations
@@ -79,6 +86,20 @@ class PayloadTooLarge(GatewayError):
 class ServiceUnavailable(GatewayError):
     status_code = 503
     error_type = "runner_scheduling_failure"
+
+
+class RateLimited(GatewayError):
+    """Over a per-user limit; ``retry_after`` whole seconds until a retry may pass."""
+
+    status_code = 429
+    error_type = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Rate limit exceeded", headers={"retry-after": str(retry_after)})
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "retry_after": self.retry_after}
 
 
 class ValidationFailed(GatewayError):

@@ -11,3 +11,5 @@ class GatewaySettings:
     keepalive_interval: float = 15.0  # seconds between SSE comments on quiet streams
     # How long a direct ``run`` call waits before answering 504 (None: as long as it takes).
     run_timeout: float | None = None
+    # Browser origins allowed by CORS ("*": any).
+    cors_origins: tuple[str, ...] = ("*",)

@@ -1,5 +1,7 @@
-"""Shared platform state: requests, queue, leases, logs, events and apps."""
+"""Shared platform state: requests, queue, leases, logs, events, apps, keys, limits and
+the webhook outbox."""
 
+from openfal.store.auth import KeyRecord, KeyScope
 from openfal.store.base import (
     ACTIVE_STATUSES,
     AppRecord,
@@ -10,14 +12,19 @@ from openfal.store.base import (
     RequestStatus,
     Store,
 )
+from openfal.store.outbox import WebhookDelivery, WebhookState
 
 __all__ = [
     "ACTIVE_STATUSES",
     "AppRecord",
     "CancelOutcome",
+    "KeyRecord",
+    "KeyScope",
     "LogEntry",
     "Priority",
     "RequestRecord",
     "RequestStatus",
     "Store",
+    "WebhookDelivery",
+    "WebhookState",
 ]

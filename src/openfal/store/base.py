@@ -17,13 +17,18 @@ from __future__ import annotations
 import abc
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import Any
 
+from openfal.store.auth import AuthStore
 from openfal.store.clock import now
+from openfal.store.outbox import OutboxStore
+
+log = logging.getLogger(__name__)
 
 
 class RequestStatus(str, Enum):
@@ -149,7 +154,7 @@ def row_to_record(row: dict[str, Any]) -> RequestRecord:
     return RequestRecord(**data)
 
 
-class Store(abc.ABC):
+class Store(AuthStore, OutboxStore, abc.ABC):
     """Shared state of the platform. Use :meth:`from_url` to get one."""
 
     def __init__(self, *, retention: float = 3600.0, max_attempts: int = 3) -> None:
@@ -185,10 +190,10 @@ class Store(abc.ABC):
             return store
         raise ValueError(f"unknown store URL {url!r}: use memory://, sqlite:///PATH or redis://")
 
-    async def open(self) -> None:  # noqa: B027 - optional hook
+    async def open(self) -> None:
         """Create tables / connections. Idempotent."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """Release connections."""
 
     # ------------------------------------------------------------------ requests
@@ -223,6 +228,8 @@ class Store(abc.ABC):
             hint=hint,
             headers=dict(headers or {}),
         )
+        if webhook_url:  # first: once the request exists, its webhook must too
+            await self.add_webhook(rec.id, webhook_url, owner)
         rec = await self._insert(rec)
         self._notify(rec.id)
         self._notify_work()
@@ -490,8 +497,11 @@ class Store(abc.ABC):
         return await self._list(app_id, status, owner, limit)
 
     async def purge_completed(self) -> int:
-        """Delete completed requests older than ``retention``; returns how many."""
-        return await self._delete_completed_before(now() - self.retention)
+        """Delete completed requests (and finished webhooks) older than ``retention``;
+        returns how many requests."""
+        before = now() - self.retention
+        await self.purge_webhooks(before)
+        return await self._delete_completed_before(before)
 
     # ------------------------------------------------------------------ apps
 
@@ -577,6 +587,11 @@ class Store(abc.ABC):
         done = await self._update(rec.id, expected, changes, worker_id=worker_id)
         if done is not None:
             self._notify(rec.id)
+            if done.webhook_url:
+                try:
+                    await self.webhook_ready(done.id)
+                except Exception:  # promote_webhooks catches up later
+                    log.exception("marking the webhook of %s due failed", done.id)
         return done
 
     # ------------------------------------------------------------------ hooks

@@ -20,6 +20,8 @@ from openfal.store.base import (
     RequestStatus,
     Store,
 )
+from openfal.store.memory_auth import MemoryAuth
+from openfal.store.memory_outbox import MemoryOutbox
 
 _QueueKey = tuple[int, int, str]
 
@@ -32,7 +34,7 @@ def _copy_value(value: Any) -> Any:
     return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
-class MemoryStore(Store):
+class MemoryStore(MemoryAuth, MemoryOutbox, Store):
     """A :class:`Store` that lives in this process only (``memory://``)."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -91,6 +91,8 @@ from openfal.store.base import (
     record_to_row,
     row_to_record,
 )
+from openfal.store.redis_auth import RedisAuth
+from openfal.store.redis_outbox import RedisOutbox
 
 log = logging.getLogger(__name__)
 
@@ -681,7 +683,7 @@ class _Hub:
 # ---------------------------------------------------------------------- the store
 
 
-class RedisStore(Store):
+class RedisStore(RedisAuth, RedisOutbox, Store):
     """A :class:`Store` in Redis (``redis://host:port/db``), shared by many processes.
 
     ``prefix`` namespaces every key and channel; ``list_scan_limit`` bounds how many

@@ -31,6 +31,8 @@ from openfal.store.base import (
     record_to_row,
     row_to_record,
 )
+from openfal.store.sqlite_auth import AUTH_SCHEMA, SQLiteAuth
+from openfal.store.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ _SCHEMA = [
     " data BLOB NOT NULL, PRIMARY KEY (request_id, idx)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS apps (app_id TEXT PRIMARY KEY, source TEXT NOT NULL,"
     " settings TEXT NOT NULL, endpoints TEXT NOT NULL, registered_at REAL NOT NULL)",
+    *AUTH_SCHEMA,
+    *OUTBOX_SCHEMA,
 ]
 
 HEAD_SQL = (
@@ -132,7 +136,7 @@ def _write(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> 
     return result
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteAuth, SQLiteOutbox, Store):
     """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
 
     def __init__(self, path: str, *, poll_interval: float = 0.2, **kwargs: Any) -> None:

@@ -23,7 +23,7 @@ from openfal.toolkit._urls import InputUrl, check_url
 __all__ = ["Audio", "File", "RepositoryArg", "Video"]
 
 F = TypeVar("F", bound="File")
-RepositoryArg = FileRepository | str
+RepositoryArg = FileRepository | str | None
 DEFAULT_REPOSITORY = "default"
 
 

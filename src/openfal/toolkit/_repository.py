@@ -3,9 +3,9 @@
 Repositories by name (``repository=`` of ``File.from_bytes`` and friends):
 
 - ``"in_memory"``: no storage; the URL is a ``data:`` URI (how apps implement ``sync_mode``).
-- ``"default"`` (and fal's names ``"fal"``, ``"fal_v3"``, ``"cdn"``, ...): the platform's
-  storage, chosen from this process's settings by ``default_repository()``: inside a runner,
-  the storage named by ``OPENFAL_STORAGE_URL``, written directly and served as
+- ``None`` or ``"default"`` (and fal's names ``"fal"``, ``"fal_v3"``, ``"cdn"``, ...): the
+  platform's storage, chosen from this process's settings by ``default_repository()``:
+  inside a runner, the storage named by ``OPENFAL_STORAGE_URL``, written directly and served as
   ``<OPENFAL_PUBLIC_URL>/files/<key>``. Outside one (plain Python, ``openfal run`` without
   those variables) files become ``data:`` URIs, so code that makes files still runs.
 
@@ -128,10 +128,12 @@ def register_repository(name: str, factory: Callable[[], FileRepository]) -> Non
     _REPOSITORIES[name] = factory
 
 
-def get_repository(repository: FileRepository | str) -> FileRepository:
-    """A repository object from a name or an object (returned as is)."""
+def get_repository(repository: FileRepository | str | None) -> FileRepository:
+    """A repository object from a name or an object (returned as is); None is the default."""
     if isinstance(repository, FileRepository):
         return repository
+    if repository is None:
+        return default_repository()
     if repository in _REPOSITORIES:
         return _REPOSITORIES[repository]()
     if repository in PLATFORM_NAMES:

@@ -8,10 +8,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openfal.gateway import limits
 from openfal.gateway.errors import BadRequest, PayloadTooLarge
 from openfal.gateway.ids import EndpointRef
 from openfal.gateway.registry import AppRegistry
 from openfal.gateway.settings import GatewaySettings
+from openfal.gateway.webhooks import take_webhook
 from openfal.store import LogEntry, Priority, RequestRecord, RequestStatus, Store
 
 # Request headers an app may read (the rest stays with the platform).
@@ -78,32 +80,37 @@ def _priority(request: Request) -> Priority:
     return Priority.parse(raw)
 
 
-def _webhook(request: Request) -> str | None:
-    url = request.query_params.get("fal_webhook")
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise BadRequest(f"Invalid fal_webhook {url!r}: must be an http(s) URL")
-    return url
-
-
 async def accept(request: Request, ref: EndpointRef, *, mode: str) -> RequestRecord:
-    """Authenticate, validate and enqueue one request (submit, run and stream share this)."""
+    """Validate, check the caller's limits and enqueue one request (submit, run and
+    stream share this; the caller was authenticated by the middleware)."""
     entry = await registry(request).endpoint(ref.app_id, ref.path)
     body = await read_body(request, settings(request).max_body_size)
-    entry.validate(ref.path, parse_json_object(body))
+    body, data, webhook_url = await take_webhook(
+        request, entry, ref.path, body, parse_json_object(body)
+    )
+    entry.validate(ref.path, data)
     headers = {k: v for k, v in request.headers.items() if k.startswith(_FORWARDED_PREFIXES)}
     priority = Priority.HIGH if mode != "queue" else _priority(request)
-    return await store(request).enqueue(
-        ref.app_id,
-        ref.path,
-        body or b"{}",
-        priority=priority,
-        mode=mode,
-        owner=request.scope.get("openfal.owner"),
-        start_timeout=_start_timeout(request),
-        webhook_url=_webhook(request),
-        hint=request.headers.get("x-fal-runner-hint"),
-        headers=headers,
-    )
+    start_timeout = _start_timeout(request)
+    st = store(request)
+    request_id = await limits.admit(request, st)
+    try:
+        return await st.enqueue(
+            ref.app_id,
+            ref.path,
+            body or b"{}",
+            priority=priority,
+            mode=mode,
+            owner=request.scope.get("openfal.owner"),
+            start_timeout=start_timeout,
+            webhook_url=webhook_url,
+            hint=request.headers.get("x-fal-runner-hint"),
+            headers=headers,
+            request_id=request_id,
+        )
+    except BaseException:
+        await limits.release(request, st, request_id)
+        raise
 
 
 def result_response(rec: RequestRecord) -> Response:

@@ -23,6 +23,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from openfal.gateway.auth import may_read_file, record_file_owner
 from openfal.gateway.errors import (
     BadRequest,
     GatewayError,
@@ -86,15 +87,39 @@ class Signer:
     def verify(self, message: str, signature: str) -> bool:
         return hmac.compare_digest(self.sign(message), signature)
 
-    def token(self, expires_at: float) -> str:
+    def token(self, expires_at: float, owner: str = "") -> str:
+        """A CDN token; ``owner`` (the user who asked for it) owns what it uploads."""
         exp = str(int(expires_at))
-        return f"{exp}.{self.sign('cdn-token:' + exp)}"
+        if not owner:
+            return f"{exp}.{self.sign('cdn-token:' + exp)}"
+        who = base64.urlsafe_b64encode(owner.encode()).rstrip(b"=").decode()
+        return f"{exp}.{who}.{self.sign('cdn-token:' + exp + ':' + who)}"
 
     def token_valid(self, token: str, now: float) -> bool:
-        exp, _, sig = token.partition(".")
-        if not exp.isdigit() or not self.verify("cdn-token:" + exp, sig):
-            return False
-        return int(exp) > now
+        return self._token_fields(token, now) is not None
+
+    def token_owner(self, token: str, now: float) -> str | None:
+        """The owner of a valid token (None for an invalid one, or one without)."""
+        fields = self._token_fields(token, now)
+        if not fields or not fields[1]:
+            return None
+        who = fields[1]
+        return base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode()
+
+    def _token_fields(self, token: str, now: float) -> tuple[str, str] | None:
+        """``(expiry, encoded owner)`` of a valid, unexpired token; tokens without an
+        owner have two dot-separated fields, tokens with one three."""
+        parts = token.split(".")
+        if len(parts) == 2:
+            exp, who, sig = parts[0], "", parts[1]
+        elif len(parts) == 3:
+            exp, who, sig = parts
+        else:
+            return None
+        message = "cdn-token:" + exp + (":" + who if who else "")
+        if not exp.isdigit() or not self.verify(message, sig) or int(exp) <= now:
+            return None
+        return exp, who
 
 
 @dataclass
@@ -188,6 +213,16 @@ def check_cdn_token(request: Request) -> None:
         raise Unauthorized("Invalid or expired CDN token")
 
 
+async def record_uploader(request: Request, key: str) -> None:
+    """Remember who uploaded ``key``: the CDN token's owner, or the key's user."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        owner = uploads(request).signer.token_owner(token.strip(), clock_now())
+    else:
+        owner = request.scope.get("openfal.owner")
+    await record_file_owner(request, key, owner)
+
+
 def content_type_of(request: Request) -> str:
     return request.headers.get("content-type") or "application/octet-stream"
 
@@ -234,7 +269,7 @@ async def serve_file(request: Request) -> Response:
     with storage_errors():
         validate_key(key)
         info = await storage.stat(key)
-    if info is None or info.is_expired(clock_now()):
+    if info is None or info.is_expired(clock_now()) or not await may_read_file(request, key):
         raise NotFound("File not found")
     headers = {
         "etag": f'"{info.etag}"',
@@ -280,6 +315,7 @@ async def cdn_upload(request: Request) -> Response:
             file_name=request.headers.get("x-fal-file-name"),
             expires_at=expiry,
         )
+    await record_uploader(request, key)
     return JSONResponse({"access_url": file_url(request, key)})
 
 
@@ -294,6 +330,7 @@ async def cdn_multipart_create(request: Request) -> Response:
         upload_id = await storage.create_multipart(
             key, content_type_of(request), file_name=name, expires_at=expiry
         )
+    await record_uploader(request, key)
     return JSONResponse({"access_url": file_url(request, key), "uploadId": upload_id})
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from openfal.gateway.auth import may_see
 from openfal.gateway.errors import BadRequest, NotFound
 from openfal.gateway.ids import RequestRef, parse_endpoint, parse_request_path
 from openfal.gateway.routes.common import (
@@ -153,5 +154,4 @@ async def _find(request: Request, ref: RequestRef) -> RequestRecord:
 
 
 def _may_see(request: Request, rec: RequestRecord) -> bool:
-    owner = request.scope.get("openfal.owner")
-    return owner is None or request.scope.get("openfal.admin", False) or rec.owner == owner
+    return may_see(request, rec.owner)

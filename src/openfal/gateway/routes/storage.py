@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
+from openfal.gateway.auth import record_file_owner
 from openfal.gateway.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from openfal.gateway.routes.common import parse_json_object
 from openfal.gateway.routes.files import (
@@ -82,7 +83,8 @@ async def _initiate_body(request: Request) -> tuple[str | None, str]:
     return name, ctype or "application/octet-stream"
 
 
-def _answer(request: Request, grant: Grant) -> Response:
+async def _answer(request: Request, grant: Grant) -> Response:
+    await record_file_owner(request, grant.key, request.scope.get("openfal.owner"))
     sig = uploads(request).signer.sign(grant.message())
     upload_url = f"{base_url(request)}{PUT_PREFIX}{grant.key}?{grant.query(sig)}"
     return JSONResponse({"upload_url": upload_url, "file_url": file_url(request, grant.key)})
@@ -106,7 +108,7 @@ async def initiate(request: Request) -> Response:
         file_expires_at=_file_expiry(request),
         upload_id="",
     )
-    return _answer(request, grant)
+    return await _answer(request, grant)
 
 
 async def initiate_multipart(request: Request) -> Response:
@@ -128,7 +130,7 @@ async def initiate_multipart(request: Request) -> Response:
         file_expires_at=file_expiry,
         upload_id=upload_id,
     )
-    return _answer(request, grant)
+    return await _answer(request, grant)
 
 
 def _grant(request: Request, key: str) -> Grant:
@@ -211,7 +213,7 @@ async def auth_token(request: Request) -> Response:
     expiry = int(clock_now() + cfg.url_ttl)
     return JSONResponse(
         {
-            "token": cfg.signer.token(expiry),
+            "token": cfg.signer.token(expiry, request.scope.get("openfal.owner") or ""),
             "token_type": "Bearer",
             "base_url": f"{base_url(request)}/cdn",
             "expires_at": dt.datetime.fromtimestamp(expiry, dt.UTC).isoformat(),

@@ -1,0 +1,227 @@
+"""The webhook outbox in the Redis store.
+
+Key layout (after the store's prefix)::
+
+    webhook:{id}        hash   one WebhookDelivery (None = absent field; attempts as JSON)
+    webhooks:waiting    zset   WAITING ids by created_at
+    webhooks:due        zset   PENDING ids by next_at (a claim moves it to the lease's end)
+    webhooks:finished   zset   DELIVERED and FAILED ids by updated_at (purges)
+
+Every change is one Lua script that keeps the hash and the three indexes consistent.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from openfal.store.outbox import OutboxStore, WebhookDelivery, WebhookState
+
+_LUA_PRELUDE = """
+local P = ARGV[1]
+local function wkey(id) return P .. 'webhook:' .. id end
+local function reindex(id)
+  local h = redis.call('HMGET', wkey(id), 'state', 'next_at', 'created_at', 'updated_at')
+  redis.call('ZREM', P .. 'webhooks:waiting', id)
+  redis.call('ZREM', P .. 'webhooks:due', id)
+  redis.call('ZREM', P .. 'webhooks:finished', id)
+  if h[1] == 'WAITING' then
+    redis.call('ZADD', P .. 'webhooks:waiting', h[3], id)
+  elseif h[1] == 'PENDING' then
+    redis.call('ZADD', P .. 'webhooks:due', h[2] or h[4], id)
+  elseif h[1] then
+    redis.call('ZADD', P .. 'webhooks:finished', h[4], id)
+  end
+end
+-- nsets, k1, v1, ..., ndels, d1, ... from ARGV[i] on
+local function apply(id, i)
+  local nsets = tonumber(ARGV[i])
+  if nsets > 0 then
+    redis.call('HSET', wkey(id), unpack(ARGV, i + 1, i + 2 * nsets))
+  end
+  i = i + 2 * nsets + 1
+  local ndels = tonumber(ARGV[i])
+  if ndels > 0 then redis.call('HDEL', wkey(id), unpack(ARGV, i + 1, i + ndels)) end
+  reindex(id)
+end
+"""
+
+# ARGV: prefix, id, <changes>  -> 1 inserted, 0 exists
+_LUA_PUT = """
+local id = ARGV[2]
+if redis.call('EXISTS', wkey(id)) == 1 then return 0 end
+apply(id, 3)
+return 1
+"""
+
+# ARGV: prefix, id, expected state, lease owner ('' = any), <changes>  -> HGETALL or false
+_LUA_UPDATE = """
+local id = ARGV[2]
+local cur = redis.call('HMGET', wkey(id), 'state', 'lease_owner')
+if cur[1] ~= ARGV[3] then return false end
+if ARGV[4] ~= '' and cur[2] ~= ARGV[4] then return false end
+apply(id, 5)
+return redis.call('HGETALL', wkey(id))
+"""
+
+# ARGV: prefix, sender, t, lease end, limit  -> the claimed ids
+_LUA_CLAIM = """
+local ids = redis.call('ZRANGEBYSCORE', P .. 'webhooks:due', '-inf', ARGV[3], 'LIMIT', 0,
+                       tonumber(ARGV[5]))
+for _, id in ipairs(ids) do
+  redis.call('HSET', wkey(id), 'lease_owner', ARGV[2], 'next_at', ARGV[4])
+  redis.call('ZADD', P .. 'webhooks:due', ARGV[4], id)
+end
+return ids
+"""
+
+# ARGV: prefix, t  -> how many leases were released
+_LUA_RELEASE = """
+local n = 0
+for _, id in ipairs(redis.call('ZRANGE', P .. 'webhooks:due', 0, -1)) do
+  if redis.call('HEXISTS', wkey(id), 'lease_owner') == 1 then
+    redis.call('HDEL', wkey(id), 'lease_owner')
+    redis.call('HSET', wkey(id), 'next_at', ARGV[2])
+    redis.call('ZADD', P .. 'webhooks:due', ARGV[2], id)
+    n = n + 1
+  end
+end
+return n
+"""
+
+# ARGV: prefix, max score ('(t')  -> how many were deleted
+_LUA_PURGE = """
+local ids = redis.call('ZRANGEBYSCORE', P .. 'webhooks:finished', '-inf', ARGV[2])
+for _, id in ipairs(ids) do
+  redis.call('DEL', wkey(id))
+  redis.call('ZREM', P .. 'webhooks:finished', id)
+end
+return #ids
+"""
+
+_FLOATS = ("created_at", "updated_at", "next_at")
+
+
+def _changes(changes: dict[str, Any]) -> list[bytes | str | int]:
+    sets: list[bytes | str | int] = []
+    dels: list[bytes | str | int] = []
+    for name, value in changes.items():
+        if name not in WebhookDelivery.__dataclass_fields__:
+            raise KeyError(f"unknown webhook field {name!r}")
+        if value is None:
+            dels.append(name)
+        elif name == "state":
+            sets += [name, WebhookState(value).value]
+        elif name == "attempts":
+            sets += [name, json.dumps(list(value))]
+        elif name in _FLOATS:
+            sets += [name, repr(float(value))]
+        elif name == "body":
+            sets += [name, bytes(value)]
+        else:
+            sets += [name, str(value)]
+    return [len(sets) // 2, *sets, len(dels), *dels]
+
+
+def _delivery(raw: dict[bytes, bytes]) -> WebhookDelivery:
+    def text(name: str) -> str | None:
+        value = raw.get(name.encode())
+        return value.decode() if value is not None else None
+
+    def number(name: str) -> float | None:
+        value = raw.get(name.encode())
+        return float(value) if value is not None else None
+
+    return WebhookDelivery(
+        request_id=text("request_id") or "",
+        url=text("url") or "",
+        user=text("user"),
+        state=WebhookState(text("state")),
+        created_at=number("created_at") or 0.0,
+        updated_at=number("updated_at") or 0.0,
+        next_at=number("next_at"),
+        lease_owner=text("lease_owner"),
+        body=raw.get(b"body"),
+        attempts=tuple(json.loads(text("attempts") or "[]")),
+        error=text("error"),
+    )
+
+
+def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+class RedisOutbox(OutboxStore):
+    prefix: str
+
+    @abc.abstractmethod
+    async def _r(self) -> aioredis.Redis: ...
+
+    @abc.abstractmethod
+    def _k(self, *parts: str) -> str: ...
+
+    async def _script(self, source: str, *args: bytes | str | int) -> Any:
+        script = (await self._r()).register_script(_LUA_PRELUDE + source)
+        return await script(args=[self.prefix, *args])
+
+    async def _put_webhook(self, delivery: WebhookDelivery) -> bool:
+        fields = {name: getattr(delivery, name) for name in WebhookDelivery.__dataclass_fields__}
+        return bool(await self._script(_LUA_PUT, delivery.request_id, *_changes(fields)))
+
+    async def _get_webhook(self, request_id: str) -> WebhookDelivery | None:
+        r = await self._r()
+        raw = cast(dict[bytes, bytes], await r.hgetall(self._k("webhook", request_id)))
+        return _delivery(raw) if raw else None
+
+    async def _update_webhook(
+        self,
+        request_id: str,
+        expect: WebhookState,
+        changes: dict[str, Any],
+        *,
+        lease_owner: str | None = None,
+    ) -> WebhookDelivery | None:
+        result = await self._script(
+            _LUA_UPDATE,
+            request_id,
+            WebhookState(expect).value,
+            lease_owner or "",
+            *_changes(changes),
+        )
+        return _delivery(_pairs(result)) if result else None
+
+    async def _claim_webhooks(
+        self, sender: str, t: float, lease_ttl: float, limit: int
+    ) -> list[WebhookDelivery]:
+        ids: list[bytes] = await self._script(
+            _LUA_CLAIM, sender, repr(float(t)), repr(float(t + lease_ttl)), max(limit, 0)
+        )
+        return await self._fetch_webhooks(ids)
+
+    async def _fetch_webhooks(self, ids: list[bytes]) -> list[WebhookDelivery]:
+        if not ids:
+            return []
+        async with (await self._r()).pipeline(transaction=False) as pipe:
+            for request_id in ids:
+                pipe.hgetall(self._k("webhook", request_id.decode()))
+            raws = await pipe.execute()
+        return [_delivery(raw) for raw in raws if raw]
+
+    async def _list_webhooks(self, state: WebhookState, limit: int) -> list[WebhookDelivery]:
+        index = {
+            WebhookState.WAITING: "waiting",
+            WebhookState.PENDING: "due",
+        }.get(WebhookState(state), "finished")
+        r = await self._r()
+        ids = cast(list[bytes], await r.zrange(self._k("webhooks", index), 0, max(limit, 0) - 1))
+        found = [d for d in await self._fetch_webhooks(ids) if d.state is state]
+        return sorted(found, key=lambda d: d.created_at)
+
+    async def _release_webhook_leases(self, t: float) -> int:
+        return int(await self._script(_LUA_RELEASE, repr(float(t))))
+
+    async def _delete_webhooks_before(self, t: float) -> int:
+        return int(await self._script(_LUA_PURGE, f"({float(t)!r}"))
