@@ -9,8 +9,9 @@ through ``openfal serve`` (a direct-run POST per call: queue, runner, encoding, 
 and images/s of the same diffusers pipeline called in this process with the same
 arguments, and their ratio.
 
-The two phases run one after the other (openfal first, then the server is stopped), so a
-GPU never holds two copies of the weights.
+On CUDA the two sides run one after the other (openfal first, then the server is stopped),
+so a GPU never holds two copies of the weights; on a CPU they take turns round by round, so
+both see the same background load. Each number is the median of ``--rounds`` rounds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import io
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -148,20 +150,19 @@ def start_serve(data: Path, demo: bool, config: str | None) -> tuple[subprocess.
     raise SystemExit(f"openfal serve did not start; see {data / 'serve.log'}")
 
 
-def through_openfal(url: str, case: Case, images: int) -> float:
-    """Images/s of sequential direct runs, after one warm-up call (the runner's cold start)."""
-    with httpx.Client(base_url=url, timeout=1800) as http:
+def openfal_call(http: httpx.Client, case: Case) -> Callable[[], None]:
+    """One direct-run POST of ``case`` (queue, runner, pipeline, encoding, storage)."""
 
-        def call() -> None:
-            response = http.post(f"/{case.endpoint}", json=case.body)
-            response.raise_for_status()
-            assert len(response.json()["images"]) == 1
+    def call() -> None:
+        response = http.post(f"/{case.endpoint}", json=case.body)
+        response.raise_for_status()
+        assert len(response.json()["images"]) == 1
 
-        return timed(call, images)
+    return call
 
 
-def direct(data: Path, demo: bool, case: Case, images: int) -> float:
-    """Images/s of the same pipeline, loaded the way the app loads it, called in-process."""
+def direct_call(data: Path, demo: bool, case: Case) -> Callable[[], None]:
+    """The same pipeline, loaded the way the app loads it, called in this process."""
     import torch
 
     from openfal.apps._pipelines import (
@@ -195,7 +196,7 @@ def direct(data: Path, demo: bool, case: Case, images: int) -> float:
         if placement.is_cuda:
             torch.cuda.synchronize()
 
-    return timed(call, images)
+    return call
 
 
 def timed(call: Callable[[], None], images: int) -> float:
@@ -207,9 +208,67 @@ def timed(call: Callable[[], None], images: int) -> float:
     return images / (time.perf_counter() - started)
 
 
+Rates = dict[str, list[float]]
+
+
+def sequential(
+    url: str, data: Path, demo: bool, selected: list[Case], args: Any
+) -> tuple[Rates, Rates]:
+    """CUDA: every openfal round, then the server stops, then every direct round, one
+    pipeline at a time, so the GPU never holds two copies of the weights."""
+    import torch
+
+    with httpx.Client(base_url=url, timeout=1800) as http:
+        served = {
+            c.endpoint: [timed(openfal_call(http, c), args.images) for _ in range(args.rounds)]
+            for c in selected
+        }
+    args.stop_server()
+    inline: Rates = {}
+    for case in selected:
+        call = direct_call(data, demo, case)
+        inline[case.endpoint] = [timed(call, args.images) for _ in range(args.rounds)]
+        del call
+        gc.collect()  # the last pipeline's weights leave the GPU before the next
+        torch.cuda.empty_cache()
+    return served, inline
+
+
+def interleaved(
+    url: str, data: Path, demo: bool, selected: list[Case], args: Any
+) -> tuple[Rates, Rates]:
+    """CPU: openfal and direct take turns, round after round, so both see the same load."""
+    served: Rates = {c.endpoint: [] for c in selected}
+    inline: Rates = {c.endpoint: [] for c in selected}
+    calls = {c.endpoint: direct_call(data, demo, c) for c in selected}
+    with httpx.Client(base_url=url, timeout=1800) as http:
+        for _ in range(args.rounds):
+            for case in selected:
+                served[case.endpoint].append(timed(openfal_call(http, case), args.images))
+                inline[case.endpoint].append(timed(calls[case.endpoint], args.images))
+    return served, inline
+
+
+def report(selected: list[Case], served: Rates, inline: Rates, header: str) -> None:
+    print(header)
+    print(
+        f"{'endpoint':34} {'size':>9} {'steps':>5} {'openfal img/s':>14} "
+        f"{'direct img/s':>13} {'ratio':>6}"
+    )
+    for case in selected:
+        width = case.call.get("width") or case.call["image"].width
+        size = f"{width}x{case.call.get('height') or case.call['image'].height}"
+        ours, theirs = (statistics.median(r[case.endpoint]) for r in (served, inline))
+        print(
+            f"{case.endpoint:34} {size:>9} {case.body['num_inference_steps']:>5} "
+            f"{ours:>14.3f} {theirs:>13.3f} {ours / theirs:>6.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=8, help="timed images per endpoint")
+    parser.add_argument("--images", type=int, default=8, help="timed images per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per side (median kept)")
     parser.add_argument("--demo-weights", action="store_true", help="demo weights on CUDA too")
     parser.add_argument("--apps-config", default=None, help="TOML with the real weights")
     parser.add_argument("--only", default=None, help="one endpoint, e.g. fal-ai/flux/schnell")
@@ -223,35 +282,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="openfal-bench-") as tmp:
         data = Path(tmp)
         proc, url = start_serve(data, demo, args.apps_config)
+
+        def stop_server() -> None:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(60)
+
+        args.stop_server = stop_server
         try:
-            served = {c.endpoint: through_openfal(url, c, args.images) for c in selected}
+            measure = sequential if cuda else interleaved
+            served, inline = measure(url, data, demo, selected, args)
         finally:
-            proc.terminate()
-            proc.wait(60)
-        inline = {}
-        for case in selected:
-            inline[case.endpoint] = direct(data, demo, case, args.images)
-            if cuda:
-                gc.collect()  # the last pipeline's weights leave the GPU before the next
-                torch.cuda.empty_cache()
+            stop_server()
 
     device = torch.cuda.get_device_name(0) if cuda else f"CPU ({os.cpu_count()} cores)"
-    print(
-        f"device: {device}; weights: {'demo' if demo else 'configured'}; torch "
-        f"{torch.__version__}; python {platform.python_version()}; {args.images} images each"
+    threads = os.environ.get("OMP_NUM_THREADS", str(torch.get_num_threads()))
+    report(
+        selected,
+        served,
+        inline,
+        f"device: {device}; torch threads {threads}; weights: {'demo' if demo else 'configured'};"
+        f" torch {torch.__version__}; python {platform.python_version()}; median of "
+        f"{args.rounds} rounds of {args.images} images",
     )
-    print(
-        f"{'endpoint':34} {'size':>9} {'steps':>5} {'openfal img/s':>14} "
-        f"{'direct img/s':>13} {'ratio':>6}"
-    )
-    for case in selected:
-        width = case.call.get("width") or case.call["image"].width
-        size = f"{width}x{case.call.get('height') or case.call['image'].height}"
-        ratio = served[case.endpoint] / inline[case.endpoint]
-        print(
-            f"{case.endpoint:34} {size:>9} {case.body['num_inference_steps']:>5} "
-            f"{served[case.endpoint]:>14.3f} {inline[case.endpoint]:>13.3f} {ratio:>6.2f}"
-        )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,10 @@ def apps_server(
         f'[llm.models.fwd]\nbase_url = "{openai_server.base_url}"\n'
         'model = "served-model"\naliases = ["test/forwarded"]\n'
     )
-    server = Serve(data, [], args=["--demo-weights"], builtins=True)
+    # One torch thread per runner: on a shared 2-core machine OpenMP's spinning worker
+    # threads make every step several times slower than running single-threaded.
+    env = {"OMP_NUM_THREADS": "1"}
+    server = Serve(data, [], args=["--demo-weights"], builtins=True, env=env)
     server.start()
     yield server
     server.stop()

@@ -30,6 +30,9 @@ from .openai_server import OpenAIServer, reply_text
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> AppsSettings:
+    import torch
+
+    torch.set_num_threads(1)  # see conftest.py: a shared 2-core machine
     quiet_libraries()
     return settings({"OPENFAL_DATA_DIR": str(tmp_path_factory.mktemp("apps-data"))})
 
