@@ -1,4 +1,7 @@
-"""``openfal serve``: gateway + worker + store in one process, embedded defaults."""
+"""``openfal serve``: gateway + worker + store in one process, embedded defaults.
+
+The halves run alone as ``openfal gateway`` and ``openfal worker`` (``openfal.cluster``).
+"""
 
 from __future__ import annotations
 
@@ -10,26 +13,33 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import uvicorn
-
-from openfal import apps, toolkit
+from openfal import toolkit
 from openfal.apps._settings import runner_env
+from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
+from openfal.cluster.common import run_async, setup_logging, sweep_storage, uvicorn_server
 from openfal.gateway import AppRegistry, GatewaySettings, create_app
 from openfal.gateway.auth import AuthSettings, announce_policy, is_loopback
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
 from openfal.gateway.webhooks import WebhookSettings
-from openfal.sdk import describe, endpoint_models, load_app
 from openfal.storage import Storage
-from openfal.store import AppRecord, Store
+from openfal.store import Store
 from openfal.webhooks import RetryPolicy, SigningKey
 from openfal.webhooks.sender import SenderConfig, WebhookSender
 from openfal.worker import Worker, WorkerConfig
 
 log = logging.getLogger("openfal")
 
-BUILTIN_APPS = list(apps.BUILTIN_APPS)
+__all__ = [
+    "BUILTIN_APPS",
+    "ServeConfig",
+    "app_record",
+    "resolve_ref",
+    "run",
+    "serve",
+    "sweep_storage",
+]
 
 
 @dataclass
@@ -99,36 +109,6 @@ class ServeConfig:
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
 
-async def sweep_storage(storage: Storage, interval: float) -> None:
-    """Delete expired uploads every ``interval`` seconds until cancelled."""
-    while True:
-        try:
-            deleted = await storage.sweep()
-            if deleted:
-                log.info("storage sweep removed %d expired files", deleted)
-        except Exception:
-            log.exception("storage sweep failed")
-        await asyncio.sleep(interval)
-
-
-def resolve_ref(ref: str) -> str:
-    """Make ``file.py::Class`` absolute so runner processes find it from anywhere."""
-    if "::" in ref or ref.endswith(".py"):
-        path, _, cls = ref.partition("::")
-        return f"{Path(path).resolve()}::{cls}" if cls else str(Path(path).resolve())
-    return ref
-
-
-def app_record(ref: str) -> tuple[AppRecord, Any]:
-    """Load an app's code (not its weights: setup() runs in the runner) and describe it."""
-    cls = load_app(ref)
-    info = describe(cls)
-    record = AppRecord(
-        app_id=info["app_id"], source=ref, settings=info["settings"], endpoints=info["endpoints"]
-    )
-    return record, endpoint_models(cls)
-
-
 @contextlib.contextmanager
 def data_dir_lock(data_dir: Path) -> Iterator[IO[str]]:
     """One ``openfal serve`` per data dir: it may then requeue orphans at start safely."""
@@ -174,15 +154,9 @@ async def serve(cfg: ServeConfig) -> None:
         await sender.start(recover_leases=embedded)
         sweeper = asyncio.create_task(sweep_storage(storage, cfg.storage_sweep_interval))
         try:
-            refs = (BUILTIN_APPS if cfg.builtins else []) + [resolve_ref(r) for r in cfg.apps]
+            builtins = installed(BUILTIN_APPS) if cfg.builtins else []
+            refs = builtins + [resolve_ref(r) for r in cfg.apps]
             for ref in refs:
-                if missing := apps.missing_modules(ref):
-                    log.warning(
-                        "built-in app %s skipped: %s not installed (pip install 'openfal[apps]')",
-                        ref,
-                        ", ".join(missing),
-                    )
-                    continue
                 record, models = app_record(ref)
                 await store.register_app(record)
                 registry.add_local(record, models)
@@ -204,17 +178,7 @@ async def serve(cfg: ServeConfig) -> None:
             app.state.auth = cfg.auth()
             app.state.webhooks = WebhookSettings(keys=[signing_key], allow=tuple(cfg.webhook_allow))
             await announce_policy(store, app.state.auth, cfg.host, cfg.data_dir, cfg.store_url)
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    app,
-                    host=cfg.host,
-                    port=cfg.port,
-                    log_level=cfg.log_level,
-                    lifespan="off",
-                    access_log=False,
-                    timeout_graceful_shutdown=5,
-                )
-            )
+            server = uvicorn_server(app, cfg.host, cfg.port, cfg.log_level)
             log.info(
                 "openfal serving on http://%s:%d (store %s, files %s, public URL %s)",
                 cfg.host,
@@ -235,14 +199,5 @@ async def serve(cfg: ServeConfig) -> None:
 
 
 def run(cfg: ServeConfig) -> None:
-    logging.basicConfig(
-        level=getattr(logging, cfg.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per runner call is noise
-    try:
-        import uvloop  # installed with uvicorn[standard]; a faster event loop
-    except ImportError:  # pragma: no cover
-        asyncio.run(serve(cfg))
-    else:
-        uvloop.run(serve(cfg))
+    setup_logging(cfg.log_level)
+    run_async(serve(cfg))

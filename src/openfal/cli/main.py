@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import call, inspect_cmds, keys_cmds
+from openfal.cli import call, cluster_cmds, inspect_cmds, keys_cmds
 from openfal.cli.security_args import add_security_args, security_options
 
 _EPILOG_SERVE = """examples:
@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
     call.add_parser(sub)
     keys_cmds.add_parsers(sub, _store_args)
+    cluster_cmds.add_parsers(sub, _store_args)
     return parser
 
 
@@ -185,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args.ref, host=args.host, port=args.port)
     if args.command == "keys":
         return keys_cmds.dispatch(args)
+    if args.command in ("gateway", "worker", "runners", "workers"):
+        return cluster_cmds.dispatch(args)
     return inspect_cmds.dispatch(args)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,16 +36,29 @@ class AppEntry:
 
 
 class AppRegistry:
-    """Apps known to this gateway: the store's list, plus models of locally loaded code."""
+    """Apps known to this gateway: the store's list, plus models of locally loaded code.
 
-    def __init__(self, store: Store, refresh_every: float = 2.0) -> None:
+    ``loader`` (a gateway without workers) loads the models of apps registered elsewhere
+    when their code is on this host too; it runs in a thread, once per registration.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        refresh_every: float = 2.0,
+        loader: Callable[[AppRecord], Models | None] | None = None,
+    ) -> None:
         self.store = store
         self.refresh_every = refresh_every
+        self.loader = loader
         self._entries: dict[str, AppEntry] = {}
         self._models: dict[str, Models] = {}
         self._fetched: dict[str, float] = {}
+        self._local: set[str] = set()
+        self._loaded: dict[str, tuple[str, float]] = {}  # app id -> registration loaded
 
     def add_local(self, record: AppRecord, models: Models) -> None:
+        self._local.add(record.app_id)
         self._models[record.app_id] = models
         self._entries[record.app_id] = AppEntry(record, models)
         self._fetched[record.app_id] = time.monotonic()
@@ -56,10 +71,20 @@ class AppRegistry:
             if record is None:
                 self._entries.pop(app_id, None)
                 raise NotFound(f"Application '{app_id}' not found")
-            entry = AppEntry(record, self._models.get(app_id, {}))
+            entry = AppEntry(record, await self._models_for(record))
             self._entries[app_id] = entry
             self._fetched[app_id] = time.monotonic()
         return entry
+
+    async def _models_for(self, record: AppRecord) -> Models:
+        app_id = record.app_id
+        if self.loader is not None and app_id not in self._local:
+            registration = (record.source, record.registered_at)
+            if self._loaded.get(app_id) != registration:
+                self._loaded[app_id] = registration
+                models: Models | None = await asyncio.to_thread(self.loader, record)
+                self._models[app_id] = models or {}
+        return self._models.get(app_id, {})
 
     async def endpoint(self, app_id: str, path: str) -> AppEntry:
         entry = await self.get(app_id)

@@ -13,6 +13,7 @@ from openfal.store.base import (
     Store,
 )
 from openfal.store.outbox import WebhookDelivery, WebhookState
+from openfal.store.runners import RunnerInfo, SlotState, WorkerInfo
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -24,7 +25,10 @@ __all__ = [
     "Priority",
     "RequestRecord",
     "RequestStatus",
+    "RunnerInfo",
+    "SlotState",
     "Store",
     "WebhookDelivery",
     "WebhookState",
+    "WorkerInfo",
 ]

@@ -27,6 +27,7 @@ from typing import Any
 from openfal.store.auth import AuthStore
 from openfal.store.clock import now
 from openfal.store.outbox import OutboxStore
+from openfal.store.runners import RunnerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def row_to_record(row: dict[str, Any]) -> RequestRecord:
     return RequestRecord(**data)
 
 
-class Store(AuthStore, OutboxStore, abc.ABC):
+class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
     """Shared state of the platform. Use :meth:`from_url` to get one."""
 
     def __init__(self, *, retention: float = 3600.0, max_attempts: int = 3) -> None:
@@ -419,12 +420,14 @@ class Store(AuthStore, OutboxStore, abc.ABC):
         error_type: str,
         *,
         refund_attempt: bool = False,
+        lease_before: float | None = None,
     ) -> RequestRecord | None:
         """Put a request whose runner died back in the queue, or fail it after max_attempts.
 
         A requeued request keeps its place (priority and sequence), so it runs next.
         ``refund_attempt`` gives the attempt back (the worker stopped, the request did
-        nothing wrong).
+        nothing wrong). With ``lease_before``, nothing happens unless the lease still
+        expires before that time when the change is made (a renewal wins the race).
         """
         rec = await self._get(request_id)
         if rec is None or rec.status is not RequestStatus.IN_PROGRESS:
@@ -439,6 +442,8 @@ class Store(AuthStore, OutboxStore, abc.ABC):
                 headers={},
                 error="Request was cancelled",
                 error_type="client_cancelled",
+                worker_id=rec.worker_id if lease_before is not None else None,
+                lease_before=lease_before,
             )
         if rec.attempts >= self.max_attempts and not refund_attempt:
             detail = f"{reason} (gave up after {rec.attempts} attempts)"
@@ -449,6 +454,8 @@ class Store(AuthStore, OutboxStore, abc.ABC):
                 headers={},
                 error=detail,
                 error_type=error_type,
+                worker_id=rec.worker_id if lease_before is not None else None,
+                lease_before=lease_before,
             )
         updated = await self._update(
             request_id,
@@ -462,6 +469,7 @@ class Store(AuthStore, OutboxStore, abc.ABC):
                 "attempts": rec.attempts - 1 if refund_attempt else rec.attempts,
             },
             worker_id=rec.worker_id,
+            lease_before=lease_before,
         )
         if updated is not None:
             self._notify(request_id)
@@ -470,11 +478,17 @@ class Store(AuthStore, OutboxStore, abc.ABC):
 
     async def requeue_expired(self, before: float | None = None) -> list[str]:
         """Requeue (or fail) every IN_PROGRESS request whose lease expired before
-        ``before`` (default: now). ``before=inf`` takes every running request."""
+        ``before`` (default: now). ``before=inf`` takes every running request.
+
+        Safe to run in every process at once: each change is a compare-and-set that
+        also checks the lease is still expired, so a worker renewing late keeps its
+        request and two housekeepers never both requeue one.
+        """
+        t = now() if before is None else before
         ids = []
-        for rec in await self._expired_leases(now() if before is None else before):
+        for rec in await self._expired_leases(t):
             if await self.requeue(
-                rec.id, rec.worker_id, "Runner lease expired", "runner_disconnected"
+                rec.id, rec.worker_id, "Runner lease expired", "runner_disconnected", lease_before=t
             ):
                 ids.append(rec.id)
         return ids
@@ -571,6 +585,7 @@ class Store(AuthStore, OutboxStore, abc.ABC):
         error_type: str | None = None,
         worker_id: str | None = None,
         expect: RequestStatus | None = None,
+        lease_before: float | None = None,
     ) -> RequestRecord | None:
         changes: dict[str, Any] = {
             "status": RequestStatus.COMPLETED,
@@ -584,7 +599,9 @@ class Store(AuthStore, OutboxStore, abc.ABC):
             "lease_expires": None,
         }
         expected = {expect} if expect else set(ACTIVE_STATUSES)
-        done = await self._update(rec.id, expected, changes, worker_id=worker_id)
+        done = await self._update(
+            rec.id, expected, changes, worker_id=worker_id, lease_before=lease_before
+        )
         if done is not None:
             self._notify(rec.id)
             if done.webhook_url:
@@ -611,9 +628,11 @@ class Store(AuthStore, OutboxStore, abc.ABC):
         changes: dict[str, Any],
         *,
         worker_id: str | None = None,
+        lease_before: float | None = None,
     ) -> RequestRecord | None:
         """Atomically apply ``changes`` if the status is in ``expect_status`` (and the
-        lease holder is ``worker_id`` when given). Return the new record, or None."""
+        lease holder is ``worker_id``, and the lease expires before ``lease_before``,
+        when given). Return the new record, or None."""
 
     @abc.abstractmethod
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:

@@ -22,6 +22,7 @@ from openfal.store.base import (
 )
 from openfal.store.memory_auth import MemoryAuth
 from openfal.store.memory_outbox import MemoryOutbox
+from openfal.store.memory_runners import MemoryRunners
 
 _QueueKey = tuple[int, int, str]
 
@@ -34,7 +35,7 @@ def _copy_value(value: Any) -> Any:
     return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
-class MemoryStore(MemoryAuth, MemoryOutbox, Store):
+class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, Store):
     """A :class:`Store` that lives in this process only (``memory://``)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -106,11 +107,16 @@ class MemoryStore(MemoryAuth, MemoryOutbox, Store):
         changes: dict[str, Any],
         *,
         worker_id: str | None = None,
+        lease_before: float | None = None,
     ) -> RequestRecord | None:
         rec = self._requests.get(request_id)
         if rec is None or rec.status not in expect_status:
             return None
         if worker_id is not None and rec.worker_id != worker_id:
+            return None
+        if lease_before is not None and not (
+            rec.lease_expires is not None and rec.lease_expires < lease_before
+        ):
             return None
         return self._apply(rec, changes)
 

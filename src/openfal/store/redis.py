@@ -93,6 +93,7 @@ from openfal.store.base import (
 )
 from openfal.store.redis_auth import RedisAuth
 from openfal.store.redis_outbox import RedisOutbox
+from openfal.store.redis_runners import RedisRunners
 
 log = logging.getLogger(__name__)
 
@@ -303,20 +304,23 @@ bump(id, h.status, nil)
 return seq
 """
 
-# ARGV: prefix, id, quiet, check_worker, worker, nexpect, s1.., <changes>
-#   -> the new record (HGETALL), or false when the compare-and-set fails
+# ARGV: prefix, id, quiet, check_worker, worker, lease_before ('' = any), nexpect, s1..,
+#   <changes>  -> the new record (HGETALL), or false when the compare-and-set fails
 _LUA_UPDATE = """
 local id = ARGV[2]
-local nexp = tonumber(ARGV[6])
-local cur = redis.call('HMGET', rkey(id), 'status', 'worker_id')
+local nexp = tonumber(ARGV[7])
+local cur = redis.call('HMGET', rkey(id), 'status', 'worker_id', 'lease_expires')
 if not cur[1] then return false end
 local ok = false
 for j = 1, nexp do
-  if ARGV[6 + j] == cur[1] then ok = true end
+  if ARGV[7 + j] == cur[1] then ok = true end
 end
 if not ok then return false end
 if ARGV[4] == '1' and cur[2] ~= ARGV[5] then return false end
-return apply(id, 7 + nexp, ARGV[3] == '1')
+if ARGV[6] ~= '' and not (cur[3] and tonumber(cur[3]) < tonumber(ARGV[6])) then
+  return false
+end
+return apply(id, 8 + nexp, ARGV[3] == '1')
 """
 
 # ARGV: prefix, napps, app1.., <changes>
@@ -683,7 +687,7 @@ class _Hub:
 # ---------------------------------------------------------------------- the store
 
 
-class RedisStore(RedisAuth, RedisOutbox, Store):
+class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
     """A :class:`Store` in Redis (``redis://host:port/db``), shared by many processes.
 
     ``prefix`` namespaces every key and channel; ``list_scan_limit`` bounds how many
@@ -861,6 +865,7 @@ class RedisStore(RedisAuth, RedisOutbox, Store):
         changes: dict[str, Any],
         *,
         worker_id: str | None = None,
+        lease_before: float | None = None,
     ) -> RequestRecord | None:
         await self._r()
         statuses = [RequestStatus(s).value for s in expect_status]
@@ -873,6 +878,8 @@ class RedisStore(RedisAuth, RedisOutbox, Store):
                 int(quiet),
                 int(worker_id is not None),
                 worker_id or "",
+                # inf is not a Lua numeral: any real lease is below 1e300
+                repr(min(float(lease_before), 1e300)) if lease_before is not None else "",
                 len(statuses),
                 *statuses,
                 *_changes_args(changes),

@@ -33,6 +33,7 @@ from openfal.store.base import (
 )
 from openfal.store.sqlite_auth import AUTH_SCHEMA, SQLiteAuth
 from openfal.store.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox
+from openfal.store.sqlite_runners import RUNNER_SCHEMA, SQLiteRunners
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def _write(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> 
     return result
 
 
-class SQLiteStore(SQLiteAuth, SQLiteOutbox, Store):
+class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
     """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
 
     def __init__(self, path: str, *, poll_interval: float = 0.2, **kwargs: Any) -> None:
@@ -195,7 +196,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, Store):
 
     @staticmethod
     def _create_schema(conn: sqlite3.Connection) -> None:
-        for statement in _SCHEMA:
+        for statement in _SCHEMA + RUNNER_SCHEMA:
             conn.execute(statement)
         # a file from an older version: add the columns it lacks
         have = {row["name"] for row in conn.execute("PRAGMA table_info(requests)")}
@@ -331,6 +332,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, Store):
         changes: dict[str, Any],
         *,
         worker_id: str | None = None,
+        lease_before: float | None = None,
     ) -> RequestRecord | None:
         statuses = [RequestStatus(s).value for s in expect_status]
         where = f"id = ? AND status IN ({', '.join('?' * len(statuses))})"
@@ -338,6 +340,9 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, Store):
         if worker_id is not None:
             where += " AND worker_id = ?"
             params.append(worker_id)
+        if lease_before is not None:
+            where += " AND lease_expires < ?"
+            params.append(lease_before)
         assignments = ", ".join(f"{name} = ?" for name in changes)
         values = [_encode(name, value) for name, value in changes.items()]
 

@@ -30,6 +30,7 @@ _HOP_HEADERS = {
 
 
 CANCEL_CHECK = 0.2  # seconds between reads of the record for a cancel
+RESULT_GRACE = 5.0  # seconds a runner gets to close its stream after the result line
 
 
 @dataclass
@@ -81,10 +82,14 @@ class _Job:
         try:
             await asyncio.wait({relay, watch}, return_when=asyncio.FIRST_COMPLETED)
             if not relay.done():
-                # the watcher ended the request: give the runner its grace period
-                await asyncio.wait({relay}, timeout=self.cfg.cancel_grace)
+                # the watcher ended the request (give the runner its grace period), or saw
+                # its result while the runner closes the stream
+                grace = self.cfg.cancel_grace if self.ended else RESULT_GRACE
+                await asyncio.wait({relay}, timeout=grace)
             if relay.done() and relay.exception() is None:
                 return True
+            if not relay.done() and self.got_result.is_set() and not self.ended:
+                return True  # answered; a stream that does not close is not worth a restart
             if relay.done() and isinstance(relay.exception(), RunnerLost) and not self.ended:
                 await self.store.requeue(
                     self.rec.id,
@@ -201,6 +206,12 @@ class _Job:
                 wait = min(wait, deadline - loop.time())
             # capped so a cancel written by another process (CLI, gateway) is seen promptly
             await self.store.wait_for_change(self.rec.id, min(max(wait, 0.0), 1.0))
+            if self.got_result.is_set():
+                # run() cancels this task once the result is in, but on Python 3.11
+                # asyncio.wait_for swallows a cancel that lands as its wait completes
+                # (the completion itself wakes us): without this check the job, and
+                # the runner slot it holds, would linger until the next lease renewal.
+                return
             if deadline is not None and loop.time() >= deadline:
                 self.ended = "timeout"
                 await self._on_timeout()

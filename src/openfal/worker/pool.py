@@ -1,4 +1,12 @@
-"""The supervisor of one app: how many runners, which one gets the next request."""
+"""The supervisor of one app: how many runners, which one gets the next request.
+
+Scaling is decided for the whole cluster: demand is the app's queue depth plus its
+requests in progress anywhere, and a runner starts only after the store granted it a
+slot (:meth:`Store.acquire_runner`, at most ``runners_needed(demand)`` cluster-wide,
+never more than ``max_concurrency``). An idle runner stops only if the store agrees
+that enough others stay (:meth:`Store.retire_runner`). Slots are leases the worker
+renews, so a dead worker's slots free themselves.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +16,20 @@ import logging
 import math
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import httpx
 
-from openfal.store import AppRecord, RequestRecord, Store
+from openfal.store import AppRecord, RequestRecord, RunnerInfo, SlotState, Store
 from openfal.worker.dispatch import DispatchConfig, run_request
-from openfal.worker.runner_process import RunnerProcess, RunnerStartError, RunnerState
+from openfal.worker.gpus import GpuPool, gpus_needed
+from openfal.worker.runner_process import (
+    RunnerProcess,
+    RunnerStartError,
+    RunnerState,
+    free_port,
+)
 
 log = logging.getLogger("openfal.worker")
 
@@ -49,30 +63,44 @@ class ScalingSettings:
         return max(self.min_concurrency, min(self.max_concurrency, needed))
 
 
+_SLOT_STATES = {
+    RunnerState.STARTING: SlotState.STARTING,
+    RunnerState.READY: SlotState.READY,
+    RunnerState.STOPPING: SlotState.STOPPING,
+    RunnerState.DEAD: SlotState.STOPPING,
+}
+
+
+@dataclass
+class PoolContext:
+    """What every app pool of one worker shares."""
+
+    store: Store
+    http: httpx.AsyncClient
+    worker_id: str
+    host: str  # this machine's name, shown in runner listings
+    lease_ttl: float = 30.0  # request leases and runner slots
+    cancel_grace: float = 1.0
+    env: dict[str, str] = field(default_factory=dict)
+    gpus: GpuPool = field(default_factory=lambda: GpuPool(None))
+    runner_host: str = "127.0.0.1"  # the address runners bind
+    advertise_host: str | None = None  # the address gateways reach runners at
+
+
 class AppPool:
     """Runners of one app on this worker, and the loop that feeds them requests."""
 
-    def __init__(
-        self,
-        app: AppRecord,
-        store: Store,
-        http: httpx.AsyncClient,
-        worker_id: str,
-        *,
-        lease_ttl: float,
-        cancel_grace: float,
-        env: dict[str, str] | None = None,
-        tick: float = 0.25,
-    ) -> None:
+    def __init__(self, app: AppRecord, ctx: PoolContext, *, tick: float = 0.25) -> None:
         self.app = app
         self.scaling = ScalingSettings.from_settings(app.settings)
-        self.store, self.http, self.worker_id = store, http, worker_id
+        self.ctx = ctx
+        self.store, self.http, self.worker_id = ctx.store, ctx.http, ctx.worker_id
         self.dispatch_cfg = DispatchConfig(
-            lease_ttl=lease_ttl,
-            cancel_grace=cancel_grace,
+            lease_ttl=ctx.lease_ttl,
+            cancel_grace=ctx.cancel_grace,
             request_timeout=self.scaling.request_timeout,
         )
-        self.env = env or {}
+        self.gpus_per_runner = gpus_needed(app.settings)
         self.tick = tick
         self.runners: list[RunnerProcess] = []
         self.jobs: set[asyncio.Task[None]] = set()
@@ -95,20 +123,30 @@ class AppPool:
         ]
 
     async def stop(self, *, drain: float = 0.0) -> None:
-        """Stop claiming; wait up to ``drain`` s for in-flight work; stop the runners.
+        """Stop claiming; wait up to ``drain`` s (may be ``inf``) for in-flight work; stop
+        the runners and give their slots back.
 
         Requests still running after that are requeued, not lost.
         """
         self._accepting = False
-        for t in self._tasks:
+        self._slot.set()
+        # let a claim in flight land (a request claimed now is run, not dropped)
+        _, stuck = await asyncio.wait(self._tasks, timeout=self.tick * 4 + 2.0)
+        for t in stuck:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.jobs and drain > 0:
-            await asyncio.wait(self.jobs, timeout=drain)
+            await asyncio.wait(self.jobs, timeout=None if math.isinf(drain) else drain)
         for job in list(self.jobs):
             job.cancel()
         await asyncio.gather(*self.jobs, return_exceptions=True)
         await asyncio.gather(*(r.stop() for r in self.runners), return_exceptions=True)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        for r in self.runners:
+            with contextlib.suppress(Exception):
+                await self.store.release_runner(r.id)
 
     # -- dispatch
 
@@ -127,33 +165,40 @@ class AppPool:
 
     async def _dispatch_loop(self) -> None:
         while self._accepting:
-            if self.free_runner() is None:
-                self._slot.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._slot.wait(), self.tick)
-                continue
-            rec = await self.store.claim(
-                [self.app_id],
+            try:
+                await self._dispatch_once()
+            except Exception as e:  # the store may be restarting: back off, try again
+                log.warning("dispatching %s: %s: %s", self.app_id, type(e).__name__, e)
+                await asyncio.sleep(self.tick * 4)
+
+    async def _dispatch_once(self) -> None:
+        if self.free_runner() is None:
+            self._slot.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot.wait(), self.tick)
+            return
+        rec = await self.store.claim(
+            [self.app_id],
+            self.worker_id,
+            lease_ttl=self.dispatch_cfg.lease_ttl,
+            timeout=self.tick,
+        )
+        if rec is None:
+            return
+        runner = self.free_runner(rec.hint)
+        if runner is None:  # it died while we waited for work: try again elsewhere
+            await self.store.requeue(
+                rec.id,
                 self.worker_id,
-                lease_ttl=self.dispatch_cfg.lease_ttl,
-                timeout=self.tick,
+                "Runner went away",
+                "runner_disconnected",
+                refund_attempt=True,
             )
-            if rec is None:
-                continue
-            runner = self.free_runner(rec.hint)
-            if runner is None:  # it died while we waited for work: try again elsewhere
-                await self.store.requeue(
-                    rec.id,
-                    self.worker_id,
-                    "Runner went away",
-                    "runner_disconnected",
-                    refund_attempt=True,
-                )
-                continue
-            runner.in_flight += 1
-            job = asyncio.create_task(self._run(runner, rec))
-            self.jobs.add(job)
-            job.add_done_callback(self.jobs.discard)
+            return
+        runner.in_flight += 1
+        job = asyncio.create_task(self._run(runner, rec))
+        self.jobs.add(job)
+        job.add_done_callback(self.jobs.discard)
 
     async def _run(self, runner: RunnerProcess, rec: RequestRecord) -> None:
         healthy = True
@@ -197,61 +242,114 @@ class AppPool:
     async def rescale(self) -> None:
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
         depth = await self.store.queue_depth(self.app_id)
-        busy = sum(r.in_flight for r in self.runners)
+        busy = await self.store.in_progress(self.app_id)  # anywhere in the cluster
         needed = self.scaling.runners_needed(depth + busy)
-        alive = [r for r in self.runners if r.alive]
-        if len(alive) < needed:
-            if self._scale_up_allowed(depth):
-                for _ in range(needed - len(alive)):
-                    self._start_runner()
+        cluster = await self.store.list_runners(self.app_id)
+        if len(cluster) < needed:
+            if self._scale_up_allowed(depth, cluster):
+                for _ in range(needed - len(cluster)):
+                    if not await self._start_runner(limit=needed):
+                        break
         else:
             self._pending_since = None
-        self._scale_down(needed)
+        if sum(r.state is not SlotState.STOPPING for r in cluster) > needed:
+            await self._scale_down(needed)
 
-    def _scale_up_allowed(self, depth: int) -> bool:
+    def _scale_up_allowed(self, depth: int, cluster: list[RunnerInfo]) -> bool:
         t = time.monotonic()
         if t < self._next_start_at:
             return False
-        if self.scaling.scaling_delay and depth > 0 and any(r.alive for r in self.runners):
+        if self.scaling.scaling_delay and depth > 0 and cluster:
             # scaling_delay holds back *extra* runners, never the first one
             self._pending_since = self._pending_since or t
             return t - self._pending_since >= self.scaling.scaling_delay
         return True
 
-    def _scale_down(self, needed: int) -> None:
-        alive = [r for r in self.runners if r.alive]
-        excess = len(alive) - needed
+    async def _scale_down(self, needed: int) -> None:
         idle = sorted(
             (
                 r
-                for r in alive
+                for r in self.runners
                 if r.state is RunnerState.READY
                 and r.in_flight == 0
                 and time.monotonic() - r.last_used >= self.scaling.keep_alive
             ),
             key=lambda r: r.last_used,
         )
-        for r in idle[: max(excess, 0)]:
+        for r in idle:
+            r.state = RunnerState.STOPPING  # before the await: no request may reach it now
+            if not await self.store.retire_runner(r.id, keep=needed):
+                if r.state is RunnerState.STOPPING and r.exit_code is None:
+                    r.state = RunnerState.READY
+                    self._slot.set()
+                return
             log.info(
                 "runner %s of %s idle for %.0fs: stopping",
                 r.id,
                 self.app_id,
                 time.monotonic() - r.last_used,
             )
-            r.state = RunnerState.STOPPING
             self._spawn(r.stop())
 
-    def _start_runner(self) -> None:
-        runner = RunnerProcess(app_id=self.app_id, app_ref=self.app.source, env=self.env)
+    async def _start_runner(self, limit: int) -> bool:
+        """Take a cluster slot and start a runner in it; False when there is no slot (or
+        no free GPU on this host)."""
+        gpus = self.ctx.gpus.take(self.gpus_per_runner)
+        if gpus is None:
+            return False
+        runner = RunnerProcess(
+            app_id=self.app_id,
+            app_ref=self.app.source,
+            env={**self.ctx.env, **self.ctx.gpus.env(gpus)},
+            host=self.ctx.runner_host,
+            advertise_host=self.ctx.advertise_host,
+            gpus=gpus,
+        )
+        runner.port = free_port(runner.host)  # announced with the slot
+        try:
+            taken = await self.store.acquire_runner(
+                self.info(runner), limit=limit, ttl=self.ctx.lease_ttl
+            )
+        except BaseException:
+            self.ctx.gpus.give(gpus)
+            raise
+        if not taken:
+            self.ctx.gpus.give(gpus)
+            return False
         self.runners.append(runner)
-        self._spawn(self._boot(runner))
+        self._spawn(self._lifecycle(runner))
+        return True
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _boot(self, runner: RunnerProcess) -> None:
+    async def _lifecycle(self, runner: RunnerProcess) -> None:
+        """Boot a runner, announce it, and give its slot and GPUs back when it exits."""
+        try:
+            if await self._boot(runner):
+                await self.announce(runner)
+                await runner.wait_exited()
+        finally:
+            self.ctx.gpus.give(runner.gpus)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.release_runner(runner.id))
+
+    async def announce(self, runner: RunnerProcess) -> None:
+        """Publish a runner's state now (the heartbeat would within a third of a TTL)."""
+        lost = await self.store.heartbeat_runners([self.info(runner)], self.ctx.lease_ttl)
+        if lost:
+            await self.lose(runner)
+
+    async def lose(self, runner: RunnerProcess) -> None:
+        """Its slot expired (this worker could not reach the store for a whole TTL) and
+        may be someone else's: stop it, so the cluster limit holds."""
+        if runner.alive:
+            log.warning("runner %s of %s lost its slot: stopping it", runner.id, self.app_id)
+            await runner.kill()
+
+    async def _boot(self, runner: RunnerProcess) -> bool:
         try:
             await runner.start(self.http, self.scaling.startup_timeout)
         except (RunnerStartError, OSError) as e:
@@ -261,9 +359,24 @@ class AppPool:
             log.error("%s (failure %d)", e, self._start_failures)
             if self._start_failures >= MAX_START_FAILURES:
                 await self._fail_queued(str(e))
-            return
+            return False
         self._start_failures = 0
         self._slot.set()
+        return True
+
+    def info(self, runner: RunnerProcess) -> RunnerInfo:
+        return RunnerInfo(
+            runner_id=runner.id,
+            app_id=self.app_id,
+            worker_id=self.worker_id,
+            host=self.ctx.host,
+            url=runner.public_url,
+            state=_SLOT_STATES[runner.state],
+            in_flight=runner.in_flight,
+            max_multiplexing=self.scaling.max_multiplexing,
+            gpus=",".join(runner.gpus),
+            started_at=runner.started_at,
+        )
 
     async def _fail_queued(self, reason: str) -> None:
         """The app cannot start: answer queued requests instead of leaving them hanging."""

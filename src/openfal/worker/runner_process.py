@@ -48,14 +48,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @dataclass(eq=False)
 class RunnerProcess:
-    """A runner for ``app_ref`` listening on ``127.0.0.1:port``."""
+    """A runner for ``app_ref`` listening on ``host:port`` (127.0.0.1 unless the worker
+    lets gateways on other machines reach its runners)."""
 
     app_id: str
     app_ref: str
     env: dict[str, str] = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # the address it binds
     port: int = 0
+    advertise_host: str | None = None  # the address others reach it at (default: host)
+    gpus: list[str] = field(default_factory=list)
     state: RunnerState = RunnerState.STARTING
     in_flight: int = 0
     hints: list[str] = field(default_factory=list)
@@ -68,7 +71,16 @@ class RunnerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """Where this worker reaches it."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://{_bracket(host)}:{self.port}"
+
+    @property
+    def public_url(self) -> str:
+        """Where gateways on other machines reach it (the realtime relay)."""
+        if not self.advertise_host:
+            return self.url
+        return f"http://{_bracket(self.advertise_host)}:{self.port}"
 
     @property
     def alive(self) -> bool:
@@ -165,3 +177,7 @@ class RunnerProcess:
         # The runner leads its own session: signal the group so the app's children go too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._proc.pid, sig)
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

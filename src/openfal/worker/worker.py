@@ -1,4 +1,4 @@
-"""The worker: one supervisor per app plus the store's housekeeping."""
+"""The worker: one supervisor per app, the runner heartbeat and the store's housekeeping."""
 
 from __future__ import annotations
 
@@ -13,15 +13,18 @@ from typing import Any
 
 import httpx
 
-from openfal.store import AppRecord, Store
-from openfal.worker.pool import AppPool
+from openfal.store import AppRecord, RunnerInfo, Store, WorkerInfo
+from openfal.store.housekeeping import housekeeping
+from openfal.worker.gpus import GpuPool
+from openfal.worker.pool import AppPool, PoolContext
+from openfal.worker.runner_process import RunnerState
 
 log = logging.getLogger("openfal.worker")
 
 
 @dataclass
 class WorkerConfig:
-    lease_ttl: float = 30.0
+    lease_ttl: float = 30.0  # request leases and runner slots: renewed every third of it
     cancel_grace: float = 1.0
     housekeeping_interval: float = 1.0
     purge_interval: float = 60.0
@@ -29,6 +32,14 @@ class WorkerConfig:
     # crash and is requeued at once instead of after its lease expires.
     recover_orphans: bool = False
     env: dict[str, str] | None = None
+    gpus: list[str] | None = None  # GPU ids to hand out (None: do not manage GPUs)
+    runner_host: str = "127.0.0.1"  # the address runners bind
+    advertise_host: str | None = None  # the address gateways reach runners at
+    host: str | None = None  # this machine's name in listings (default: hostname)
+
+
+def _same_app(a: AppRecord, b: AppRecord) -> bool:
+    return (a.source, a.settings, a.endpoints) == (b.source, b.settings, b.endpoints)
 
 
 class Worker:
@@ -39,59 +50,130 @@ class Worker:
     ) -> None:
         self.store = store
         self.config = config or WorkerConfig()
-        self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.host = self.config.host or socket.gethostname()
+        self.id = worker_id or f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.gpus = GpuPool(self.config.gpus)
         self.pools: dict[str, AppPool] = {}
+        self.draining = False
+        self._ctx: PoolContext | None = None
         self._http: httpx.AsyncClient | None = None
-        self._housekeeping: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._retiring: dict[AppPool, asyncio.Task[None]] = {}  # replaced pools, draining
 
     async def start(self) -> None:
         self._http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64)
         )
+        self._ctx = PoolContext(
+            store=self.store,
+            http=self._http,
+            worker_id=self.id,
+            host=self.host,
+            lease_ttl=self.config.lease_ttl,
+            cancel_grace=self.config.cancel_grace,
+            env=dict(self.config.env or {}),
+            gpus=self.gpus,
+            runner_host=self.config.runner_host,
+            advertise_host=self.config.advertise_host,
+        )
         if self.config.recover_orphans:
             ids = await self.store.requeue_expired(before=float("inf"))
             if ids:
                 log.warning("requeued %d request(s) left running by a previous run", len(ids))
-        self._housekeeping = asyncio.create_task(self._housekeeping_loop())
+            for runner in await self.store.list_runners():  # their processes died with it
+                await self.store.release_runner(runner.runner_id)
+        await self._heartbeat()
+        self._tasks = [
+            asyncio.create_task(
+                housekeeping(
+                    self.store, self.config.housekeeping_interval, self.config.purge_interval
+                )
+            ),
+            asyncio.create_task(self._heartbeat_loop()),
+        ]
 
     async def add_app(self, app: AppRecord) -> None:
-        assert self._http is not None, "start() the worker first"
-        old = self.pools.pop(app.app_id, None)
-        if old is not None:
-            await old.stop()
-        pool = AppPool(
-            app,
-            self.store,
-            self._http,
-            self.id,
-            lease_ttl=self.config.lease_ttl,
-            cancel_grace=self.config.cancel_grace,
-            env=self.config.env,
-        )
+        """Serve ``app``. A changed registration replaces the pool; the old one drains."""
+        assert self._ctx is not None, "start() the worker first"
+        old = self.pools.get(app.app_id)
+        if old is not None and _same_app(old.app, app):
+            return
+        pool = AppPool(app, self._ctx)
         self.pools[app.app_id] = pool
         pool.start()
+        if old is not None:
+            task = asyncio.create_task(old.stop(drain=float("inf")))
+            self._retiring[old] = task
+            task.add_done_callback(lambda _: self._retiring.pop(old, None))
+
+    async def remove_app(self, app_id: str, drain: float = float("inf")) -> None:
+        pool = self.pools.pop(app_id, None)
+        if pool is not None:
+            await pool.stop(drain=drain)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(p.jobs) for p in self.pools.values())
 
     async def stop(self, drain: float = 0.0) -> None:
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
-        await asyncio.gather(*(p.stop(drain=drain) for p in self.pools.values()))
+        """Stop every app: in-flight requests get ``drain`` seconds (``inf``: as long as
+        they take) before they are requeued. Heartbeats go on until the runners are gone,
+        so the slots and leases stay this worker's while it drains."""
+        self.draining = True
+        with contextlib.suppress(Exception):
+            await self._heartbeat()
+        await asyncio.gather(
+            *(p.stop(drain=drain) for p in self.pools.values()),
+            *self._retiring.values(),
+            return_exceptions=True,
+        )
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.store.remove_worker(self.id)
         if self._http is not None:
             await self._http.aclose()
+
+    def abort(self) -> None:
+        """Cancel every in-flight request now: each goes back to the queue without
+        counting an attempt (a draining :meth:`stop` then finishes at once)."""
+        for pool in [*self.pools.values(), *self._retiring]:
+            for job in list(pool.jobs):
+                job.cancel()
 
     def runners(self) -> list[dict[str, Any]]:
         return [r for p in self.pools.values() for r in p.describe()]
 
-    async def _housekeeping_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_purge = loop.time()
+    def info(self) -> WorkerInfo:
+        return WorkerInfo(
+            worker_id=self.id,
+            host=self.host,
+            pid=os.getpid(),
+            apps=sorted(self.pools),
+            gpus=self.gpus.all,
+            free_gpus=self.gpus.free,
+            draining=self.draining,
+        )
+
+    async def _heartbeat_loop(self) -> None:
         while True:
+            await asyncio.sleep(max(self.config.lease_ttl / 3, 0.05))
             try:
-                await self.store.requeue_expired()
-                if loop.time() >= next_purge:
-                    next_purge = loop.time() + self.config.purge_interval
-                    await self.store.purge_completed()
-            except Exception:
-                log.exception("store housekeeping failed")
-            await asyncio.sleep(self.config.housekeeping_interval)
+                await self._heartbeat()
+            except Exception as e:  # the store may be restarting: the next beat retries
+                log.warning("worker heartbeat failed: %s: %s", type(e).__name__, e)
+
+    async def _heartbeat(self) -> None:
+        """Renew this worker's record and every runner's slot with its current load."""
+        await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
+        owned: dict[str, tuple[AppPool, Any]] = {}
+        infos: list[RunnerInfo] = []
+        for pool in [*self.pools.values(), *self._retiring]:
+            for runner in pool.runners:
+                if runner.state is not RunnerState.DEAD:
+                    owned[runner.id] = (pool, runner)
+                    infos.append(pool.info(runner))
+        for runner_id in await self.store.heartbeat_runners(infos, self.config.lease_ttl):
+            pool, runner = owned[runner_id]
+            await pool.lose(runner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -9,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from openfal.gateway.errors import BadRequest
 from openfal.gateway.ids import parse_endpoint
-from openfal.gateway.routes.common import registry
+from openfal.gateway.routes.common import registry, store
 
 _STATUS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -50,9 +51,10 @@ async def list_apps(request: Request) -> Response:
 
 
 async def list_runners(request: Request) -> Response:
-    """Runners of the worker in this process (the cluster-wide list comes with the Redis store)."""
-    worker = getattr(request.app.state, "worker", None)
-    return JSONResponse(worker.runners() if worker is not None else [])
+    """Every live runner in the cluster, from the store's registry (``?app_id=`` filters)."""
+    runners = await store(request).list_runners(request.query_params.get("app_id") or None)
+    t = time.time()
+    return JSONResponse([{**r.to_json(), "uptime": round(t - r.started_at, 3)} for r in runners])
 
 
 async def endpoint_openapi(request: Request) -> Response:
@@ -170,6 +172,7 @@ def gateway_openapi() -> dict[str, Any]:
             rid: {"get": op("Request result")},
             rid + "/cancel": {"put": op("Cancel a request")},
             "/rest/apps": {"get": op("Registered apps")},
+            "/rest/runners": {"get": op("Live runners in the cluster (?app_id= filters)")},
             "/rest/openapi/queue/openapi.json": {"get": op("OpenAPI of one endpoint")},
             "/health": {"get": op("Liveness")},
         },

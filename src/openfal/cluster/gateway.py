@@ -1,0 +1,102 @@
+"""``openfal gateway``: the HTTP surfaces alone, on a store shared with workers elsewhere.
+
+Any number of gateways can run behind a load balancer: they keep no state of their own.
+Each one also runs the store's housekeeping (requeue expired leases, purge old results,
+drop dead runners), so the cluster heals as long as one gateway or worker is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openfal.cluster.apps import load_models
+from openfal.cluster.common import (
+    run_async,
+    setup_logging,
+    shared_store_url,
+    sweep_storage,
+    uvicorn_server,
+)
+from openfal.gateway import AppRegistry, GatewaySettings, create_app
+from openfal.gateway.routes.files import Signer, UploadConfig
+from openfal.storage import Storage
+from openfal.store import Store
+from openfal.store.housekeeping import housekeeping
+
+log = logging.getLogger("openfal")
+
+
+@dataclass
+class GatewayConfig:
+    store_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path(".openfal")  # local file storage when --storage is not given
+    # s3://bucket/prefix (shared by every gateway) or file:///shared/folder
+    storage_url: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_STORAGE_URL"))
+    load_apps: bool = True  # validate input with the app's own models when its code is here
+    retention: float = 3600.0
+    max_attempts: int = 3
+    max_body_size: int = 64 * 1024 * 1024
+    max_upload_size: int = field(
+        default_factory=lambda: int(os.environ.get("OPENFAL_MAX_UPLOAD_SIZE", 1024**3))
+    )
+    upload_retention: float = 7 * 24 * 3600.0
+    storage_sweep_interval: float = 300.0
+    housekeeping_interval: float = 1.0
+    log_level: str = "info"
+
+    @property
+    def storage(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'files').absolute()}"
+
+
+async def gateway(cfg: GatewayConfig) -> None:
+    store = Store.from_url(
+        shared_store_url(cfg.store_url, "gateway"),
+        retention=cfg.retention,
+        max_attempts=cfg.max_attempts,
+    )
+    await store.open()
+    storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
+    await storage.open()
+    tasks = [
+        asyncio.create_task(housekeeping(store, cfg.housekeeping_interval)),
+        asyncio.create_task(sweep_storage(storage, cfg.storage_sweep_interval)),
+    ]
+    try:
+        registry = AppRegistry(store, loader=load_models if cfg.load_apps else None)
+        app = create_app(
+            store, registry, GatewaySettings(max_body_size=cfg.max_body_size), storage=storage
+        )
+        # every gateway must accept the upload URLs any other one signed
+        app.state.uploads = UploadConfig(
+            signer=Signer(await store.shared_secret("upload-signing")),
+            default_retention=cfg.upload_retention,
+        )
+        log.info(
+            "openfal gateway on http://%s:%d (store %s, files %s)",
+            cfg.host,
+            cfg.port,
+            cfg.store_url,
+            storage,
+        )
+        await uvicorn_server(app, cfg.host, cfg.port, cfg.log_level).serve()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await storage.close()
+        await store.close()
+
+
+def run_gateway(cfg: GatewayConfig) -> None:
+    setup_logging(cfg.log_level)
+    run_async(gateway(cfg))

@@ -1,0 +1,51 @@
+"""run_request against a scripted runner (httpx mock transport) and an in-memory store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+
+from openfal.store import RequestStatus
+from openfal.store.memory import MemoryStore
+from openfal.worker.dispatch import DispatchConfig, run_request
+from openfal.worker.runner_process import RunnerProcess, RunnerState
+
+
+class SwallowingStore(MemoryStore):
+    """On Python 3.11 ``asyncio.wait_for`` drops a cancel that lands just as the wait it
+    guards completes; this store does so every time."""
+
+    async def wait_for_change(self, request_id: str, timeout: float) -> bool:
+        try:
+            return await super().wait_for_change(request_id, timeout)
+        except asyncio.CancelledError:
+            return True
+
+
+def runner_answering(lines: list[dict[str, object]]) -> httpx.AsyncClient:
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "application/x-ndjson"})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+async def test_the_job_ends_with_its_result_even_when_the_watch_ignores_its_cancel():
+    store = SwallowingStore()
+    await store.enqueue("a/app", "", b"{}")
+    rec = await store.claim(["a/app"], "w1", lease_ttl=30)
+    assert rec is not None
+    runner = RunnerProcess(app_id="a/app", app_ref="x", port=9, state=RunnerState.READY)
+    result = {"type": "result", "status_code": 200, "body": {"ok": True}}
+    async with runner_answering([{"type": "log", "message": "hi"}, result]) as http:
+        # the lease is renewed every 10 s: a job that waited for that would time out here
+        healthy = await asyncio.wait_for(
+            run_request(store, http, runner, rec, "w1", DispatchConfig(lease_ttl=30)), 5
+        )
+    assert healthy
+    done = await store.get(rec.id)
+    assert done is not None and done.status is RequestStatus.COMPLETED
+    assert json.loads(done.result or b"") == {"ok": True}
