@@ -11,6 +11,7 @@ from openfal.sdk import (
     RequestCancelled,
     current_request,
     endpoint,
+    realtime,
     report_progress,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "__version__",
     "current_request",
     "endpoint",
+    "realtime",
     "report_progress",
 ]

@@ -19,15 +19,13 @@ from openfal import toolkit
 from openfal.apps._settings import runner_env
 from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
 from openfal.cluster.common import run_async, setup_logging, sweep_storage, uvicorn_server
-from openfal.gateway import AppRegistry, GatewaySettings, create_app
-from openfal.gateway.auth import AuthSettings, announce_policy, is_loopback
+from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
-from openfal.gateway.webhooks import WebhookSettings
+from openfal.security import SecurityConfig, secure, signing_key, start_sender
 from openfal.storage import Storage
 from openfal.store import Store
-from openfal.webhooks import RetryPolicy, SigningKey
-from openfal.webhooks.sender import SenderConfig, WebhookSender
 from openfal.worker import Worker, WorkerConfig
+from openfal.worker.sessions import LocalBroker
 
 log = logging.getLogger("openfal")
 
@@ -76,20 +74,15 @@ class ServeConfig:
     webhook_max_attempts: int = 10
     webhook_timeout: float = 15.0
 
-    def auth(self) -> AuthSettings:
-        return AuthSettings(
-            open_without_keys=is_loopback(self.host),
+    def security(self) -> SecurityConfig:
+        return SecurityConfig(
             rate_limit=self.rate_limit,
             rate_window=self.rate_window,
             max_concurrent=self.max_concurrent,
-        )
-
-    def sender(self) -> SenderConfig:
-        retry = RetryPolicy(
-            max_attempts=self.webhook_max_attempts, first_delay=self.webhook_retry_base
-        )
-        return SenderConfig(
-            retry=retry, timeout=self.webhook_timeout, allow=tuple(self.webhook_allow)
+            webhook_allow=self.webhook_allow,
+            webhook_retry_base=self.webhook_retry_base,
+            webhook_max_attempts=self.webhook_max_attempts,
+            webhook_timeout=self.webhook_timeout,
         )
 
     @property
@@ -149,9 +142,9 @@ async def serve(cfg: ServeConfig) -> None:
         storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
         await storage.open()
         await worker.start()
-        signing_key = SigningKey.load_or_create(cfg.data_dir / "webhook.key")
-        sender = WebhookSender(store, signing_key, cfg.sender())
-        await sender.start(recover_leases=embedded)
+        # one server keeps its signing key in the data dir; a shared store holds it for all
+        key = await signing_key(store, cfg.data_dir if embedded else None)
+        sender = await start_sender(store, cfg.security(), key, recover_leases=embedded)
         sweeper = asyncio.create_task(sweep_storage(storage, cfg.storage_sweep_interval))
         try:
             builtins = installed(BUILTIN_APPS) if cfg.builtins else []
@@ -175,9 +168,10 @@ async def serve(cfg: ServeConfig) -> None:
                 default_retention=cfg.upload_retention,
             )
             app.state.worker = worker
-            app.state.auth = cfg.auth()
-            app.state.webhooks = WebhookSettings(keys=[signing_key], allow=tuple(cfg.webhook_allow))
-            await announce_policy(store, app.state.auth, cfg.host, cfg.data_dir, cfg.store_url)
+            app.state.broker = LocalBroker(worker)
+            tokens.configure(tokens.load_secret(cfg.data_dir))
+            where = f"--store {cfg.store_url}" if cfg.store_url else f"--data-dir {cfg.data_dir}"
+            await secure(app, store, cfg.security(), cfg.host, key, where)
             server = uvicorn_server(app, cfg.host, cfg.port, cfg.log_level)
             log.info(
                 "openfal serving on http://%s:%d (store %s, files %s, public URL %s)",

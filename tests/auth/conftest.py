@@ -22,6 +22,7 @@ from openfal.storage import Storage
 from openfal.store import AppRecord, KeyScope, RequestRecord, Store
 from tests.e2e.conftest import serve  # noqa: F401 - real `openfal serve` processes
 from tests.e2e.harness import app_ref
+from tests.webhooks.conftest import receiver  # noqa: F401 - a real HTTP receiver
 
 ECHO = "openfal/echo"
 

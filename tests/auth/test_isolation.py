@@ -116,12 +116,24 @@ async def upload_initiate(gw: Gateway, headers: dict[str, str], data: bytes) -> 
     return url
 
 
+async def upload_plain(gw: Gateway, headers: dict[str, str], data: bytes) -> str:
+    """curl's way: the raw body to /rest/storage/upload."""
+    r = await gw.client.post(
+        "/rest/storage/upload?file_name=a.txt",
+        content=data,
+        headers={**headers, "content-type": "text/plain"},
+    )
+    assert r.status_code == 200, r.text
+    url: str = r.json()["url"]
+    return url
+
+
 async def test_uploaded_files_are_their_uploaders(gw: Gateway) -> None:
     alice = await gw.key("alice", "alice")
     bob = await gw.key("bob", "bob")
     admin = await gw.key("admin", "root", KeyScope.ADMIN)
     c = gw.client
-    for upload in (upload_cdn, upload_initiate):
+    for upload in (upload_cdn, upload_initiate, upload_plain):
         url = path_of(await upload(gw, alice, b"alice's file"))
         assert (await c.get(url, headers=alice)).content == b"alice's file"
         assert (await c.get(url, headers=admin)).content == b"alice's file"

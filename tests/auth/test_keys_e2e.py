@@ -144,3 +144,19 @@ def test_keys_over_http_for_admins(serve: Any) -> None:
         }
     listed = cli(s, "keys", "list", "--user", "eve")
     assert r.json()["key_id"] in listed.stdout
+
+
+def test_an_owned_upload_works_as_an_input_of_its_owners_request(serve: Any, fal_urls: Any) -> None:
+    """Apps read input files straight from storage, so owned uploads work as inputs; what
+    apps write has no owner (the URL is the capability)."""
+    s: Serve = serve("images")
+    fal_urls(s)
+    alice = fal_client.SyncClient(key=create_key(s, "--user", "alice"))
+    bob = create_key(s, "--user", "bob")
+    url = alice.upload(b"input bytes", "application/octet-stream")
+    out = alice.run("test/images/checksum", arguments={"file": url})
+    assert out["size"] == len(b"input bytes")
+    made = alice.run("test/images", arguments={})
+    with s.client() as c:
+        assert c.get(url, headers=key(bob)).status_code == 404
+        assert c.get(made["image"]["url"], headers=key(bob)).status_code == 200

@@ -8,6 +8,7 @@ import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from openfal.gateway.auth import AuthSettings, access, app_of, credentials, is_loopback
+from openfal.gateway.errors import Forbidden
 from openfal.store import KeyScope
 
 from .conftest import ECHO, Gateway, GatewayFactory
@@ -85,9 +86,11 @@ async def test_bearer_tokens_and_fal_jwt_token_go_through_the_token_hook(
     make_gateway: GatewayFactory,
 ) -> None:
     def verify(token: str, app_id: str) -> dict[str, Any]:
+        if token == "forbidden":
+            raise Forbidden(f"Token does not allow app '{app_id}'")
         if token != f"token-for-{app_id}":
             raise ValueError("token for another app")
-        return {"owner": "tina", "allowed_apps": [app_id]}
+        return {"sub": "tina", "allowed_apps": [app_id]}
 
     gw = await make_gateway(auth=AuthSettings(verify_token=verify))
     await gw.key("alice", "alice")
@@ -100,6 +103,12 @@ async def test_bearer_tokens_and_fal_jwt_token_go_through_the_token_hook(
     assert r.status_code == 202
     wrong = {"authorization": "Bearer token-for-openfal/errors"}
     assert_invalid_key(await gw.client.post(f"/queue/{ECHO}", json={}, headers=wrong))
+    # the verifier's own 403 (a valid token, not for this app) comes through as it is
+    r = await gw.client.post(
+        f"/queue/{ECHO}", json={}, headers={"authorization": "Bearer forbidden"}
+    )
+    assert r.status_code == 403
+    assert r.json() == {"detail": f"Token does not allow app '{ECHO}'", "error_type": "forbidden"}
     # tokens are for apps only, not for the REST surface
     assert_invalid_key(await gw.client.get("/rest/apps", headers=bearer))
 

@@ -1,6 +1,7 @@
 """Plain-mode routes of an in-process runner: answers, status codes and error shapes."""
 
 import uuid
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -172,11 +173,11 @@ async def test_openapi_describes_endpoint_models() -> None:
     assert {"EchoInput", "UpperInput", "EchoOutput"} <= set(schema["components"]["schemas"])
 
 
-async def test_websocket_endpoints_are_skipped() -> None:
+async def test_websocket_endpoints_do_not_answer_http() -> None:
     class App(openfal.App):
         @openfal.endpoint("/ws", is_websocket=True)
-        def realtime(self, input: Empty) -> Empty:
-            return input
+        async def ws(self, websocket: Any) -> None:
+            await websocket.accept()
 
         @openfal.endpoint("/")
         def run(self, input: Empty) -> Empty:

@@ -70,6 +70,7 @@ def test_exported_names() -> None:
     assert set(openfal.__all__) == {
         "App",
         "endpoint",
+        "realtime",
         "report_progress",
         "current_request",
         "AppException",

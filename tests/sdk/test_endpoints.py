@@ -63,14 +63,28 @@ def test_inherited_endpoints_and_overrides() -> None:
     assert set(endpoint_models(Child)) == {"", "extra"}
 
 
-def test_websocket_endpoints_are_flagged_and_not_described() -> None:
+def test_websocket_endpoints_are_flagged_and_have_no_http_models() -> None:
     class App(openfal.App):
-        @openfal.endpoint("/realtime", is_websocket=True)
-        def realtime(self, input: In) -> Out:
-            return Out(length=0)
+        @openfal.endpoint("/ws", is_websocket=True)
+        async def ws(self, websocket: Any) -> None:
+            await websocket.accept()
 
-    assert collect_endpoints(App)["realtime"].is_websocket
+    found = collect_endpoints(App)["ws"]
+    assert found.is_websocket and found.input_model is None and found.realtime is None
     assert endpoint_models(App) == {}
+    assert describe(App)["endpoints"] == {
+        "ws": {"input_schema": None, "output_schema": None, "websocket": "raw"}
+    }
+
+
+def test_a_sync_websocket_endpoint_is_refused() -> None:
+    class App(openfal.App):
+        @openfal.endpoint("/ws", is_websocket=True)
+        def ws(self, websocket: Any) -> None:
+            pass
+
+    with pytest.raises(AppDefinitionError, match="async def ws"):
+        collect_endpoints(App)
 
 
 def test_describe_makes_unknown_settings_json_safe() -> None:

@@ -116,6 +116,17 @@ async def test_promote_catches_completions_that_were_not_marked(
     assert gone is not None and gone.state is WebhookState.FAILED and gone.error
 
 
+async def test_a_refused_duplicate_leaves_no_webhook_behind(store: Store, clock: FakeClock) -> None:
+    first = await store.enqueue(APP, "", b"{}", request_id="r2")  # no webhook of its own
+    with pytest.raises(ValueError):
+        await store.enqueue(APP, "", b"{}", webhook_url=HOOK, request_id="r2")
+    assert await store.get_webhook("r2") is None
+    await store.complete(first.id, status_code=200, body=b"{}")
+    clock.advance(600)
+    assert await store.promote_webhooks() == 0  # nothing to deliver to the refused URL
+    assert await store.claim_webhooks("s1") == []
+
+
 async def test_a_duplicate_request_id_keeps_the_first_webhook(store: Store) -> None:
     await store.enqueue(APP, "", b"{}", webhook_url=HOOK, request_id="r1")
     with pytest.raises(ValueError):

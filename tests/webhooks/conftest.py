@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from openfal.webhooks.verify import clear_jwks_cache
+from tests.e2e.conftest import serve  # noqa: F401 - real `openfal serve` processes
 
 
 @dataclass

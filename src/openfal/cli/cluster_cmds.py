@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from openfal.cli.security_args import add_security_args, security_options
 from openfal.store import Store
 
 # ids and URLs are what these tables are for: never squeeze them into a pipe's 80 columns
@@ -79,6 +80,7 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         action="store_false",
         help="never import app code here (input is then validated by the runners)",
     )
+    add_security_args(p)
 
     p = sub.add_parser(
         "worker",
@@ -142,6 +144,7 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         help="seconds SIGTERM waits for in-flight requests before requeueing them "
         "(default: as long as they take)",
     )
+    add_security_args(p, limits=False)
 
     for name, what in (("runners", "runners"), ("workers", "workers")):
         group = sub.add_parser(name, help=f"{what} in the cluster").add_subparsers(
@@ -161,6 +164,7 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "gateway":
         from openfal.cluster import GatewayConfig, run_gateway
+        from openfal.security import SecurityConfig
 
         cfg = GatewayConfig(
             store_url=args.store_url,
@@ -170,6 +174,7 @@ def dispatch(args: argparse.Namespace) -> int:
             load_apps=args.load_apps,
             retention=args.retention,
             log_level=args.log_level,
+            security=SecurityConfig(**security_options(args)),
         )
         if args.storage_url:
             cfg.storage_url = args.storage_url
@@ -177,6 +182,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "worker":
         from openfal.cluster import WorkerProcessConfig, run_worker
+        from openfal.security import SecurityConfig
 
         wcfg = WorkerProcessConfig(
             store_url=args.store_url,
@@ -192,6 +198,7 @@ def dispatch(args: argparse.Namespace) -> int:
             retention=args.retention,
             drain_timeout=args.drain_timeout,
             log_level=args.log_level,
+            security=SecurityConfig(**security_options(args)),
         )
         if args.storage_url:
             wcfg.storage_url = args.storage_url

@@ -144,6 +144,9 @@ async def requests_show(store: Store, args: argparse.Namespace) -> int:
     webhook = await store.get_webhook(rec.id)
     if webhook is not None:  # the delivery and every try so far
         shown["webhook"] = webhook.public()
+    events = await store.get_events(rec.id)
+    if events:  # the partial outputs of a streaming request, in order (JSON, as relayed)
+        shown["events"] = [json.loads(e) for e in events]
     sys.stdout.write(json.dumps(shown, indent=2) + "\n")
     return 0
 

@@ -6,8 +6,15 @@ import argparse
 from typing import Any
 
 
-def add_security_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("limits and webhooks")
+def add_security_args(p: argparse.ArgumentParser, *, limits: bool = True) -> None:
+    """The webhook options, and (``limits``, for processes that take requests) the limits."""
+    g = p.add_argument_group("limits and webhooks" if limits else "webhooks")
+    if limits:
+        _limit_args(g)
+    _webhook_args(g)
+
+
+def _limit_args(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--rate-limit",
         type=int,
@@ -30,6 +37,9 @@ def add_security_args(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="queued + running requests a user may have (default: unlimited)",
     )
+
+
+def _webhook_args(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--webhook-allow",
         action="append",
@@ -63,9 +73,9 @@ def add_security_args(p: argparse.ArgumentParser) -> None:
 def security_options(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed options, named as ``ServeConfig`` fields."""
     return {
-        "rate_limit": args.rate_limit,
-        "rate_window": args.rate_window,
-        "max_concurrent": args.max_concurrent,
+        "rate_limit": getattr(args, "rate_limit", None),
+        "rate_window": getattr(args, "rate_window", 60.0),
+        "max_concurrent": getattr(args, "max_concurrent", None),
         "webhook_allow": list(args.webhook_allow),
         "webhook_retry_base": args.webhook_retry_base,
         "webhook_max_attempts": args.webhook_max_attempts,

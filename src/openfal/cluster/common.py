@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from openfal.gateway.routes.realtime import HandshakeLogFilter
 from openfal.storage import Storage
 
 log = logging.getLogger("openfal")
@@ -23,6 +24,8 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per runner call is noise
+    # realtime tokens travel in websocket URLs: keep them out of uvicorn's handshake lines
+    logging.getLogger("uvicorn.error").addFilter(HandshakeLogFilter())
 
 
 def run_async(main: Coroutine[Any, Any, Any]) -> Any:

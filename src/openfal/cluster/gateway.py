@@ -24,9 +24,11 @@ from openfal.cluster.common import (
 )
 from openfal.gateway import AppRegistry, GatewaySettings, create_app
 from openfal.gateway.routes.files import Signer, UploadConfig
+from openfal.security import SecurityConfig, secure, signing_key, start_sender
 from openfal.storage import Storage
 from openfal.store import Store
 from openfal.store.housekeeping import housekeeping
+from openfal.webhooks import SigningKey
 
 log = logging.getLogger("openfal")
 
@@ -50,6 +52,7 @@ class GatewayConfig:
     storage_sweep_interval: float = 300.0
     housekeeping_interval: float = 1.0
     log_level: str = "info"
+    security: SecurityConfig = field(default_factory=SecurityConfig)  # keys, limits, webhooks
 
     @property
     def storage(self) -> str:
@@ -79,6 +82,9 @@ async def gateway(cfg: GatewayConfig) -> None:
             signer=Signer(await store.shared_secret("upload-signing")),
             default_retention=cfg.upload_retention,
         )
+        key = await signing_key(store, None)  # the one every gateway and worker shares
+        await secure(app, store, cfg.security, cfg.host, key, f"--store {cfg.store_url}")
+        tasks.append(asyncio.create_task(_send_webhooks(store, cfg.security, key)))
         log.info(
             "openfal gateway on http://%s:%d (store %s, files %s)",
             cfg.host,
@@ -95,6 +101,15 @@ async def gateway(cfg: GatewayConfig) -> None:
                 await task
         await storage.close()
         await store.close()
+
+
+async def _send_webhooks(store: Store, cfg: SecurityConfig, key: SigningKey) -> None:
+    """A webhook sender for the life of the task (each webhook goes to one sender)."""
+    sender = await start_sender(store, cfg, key)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await sender.stop()
 
 
 def run_gateway(cfg: GatewayConfig) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
 from openfal.cluster.common import run_async, setup_logging, shared_store_url
+from openfal.security import SecurityConfig, signing_key, start_sender
 from openfal.store import AppRecord, Store
 from openfal.worker import Worker, WorkerConfig
 
@@ -47,6 +48,7 @@ class WorkerProcessConfig:
     app_refresh: float = 2.0  # seconds between looks at the store's app list
     drain_timeout: float = math.inf
     log_level: str = "info"
+    security: SecurityConfig = field(default_factory=SecurityConfig)  # webhook delivery
 
     def runner_env(self) -> dict[str, str]:
         env = {}
@@ -164,6 +166,7 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     watcher_task: asyncio.Task[None] | None = None
+    sender = await start_sender(store, cfg.security, await signing_key(store, None))
     try:
         await worker.start()
         builtins = installed(BUILTIN_APPS) if cfg.builtins else []
@@ -190,6 +193,7 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher_task
         await worker.stop(drain=cfg.drain_timeout if stopping.is_set() else 0.0)
+        await sender.stop()
         await store.close()
         log.info("worker %s stopped", worker.id)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
-from openfal.gateway.auth import Authenticate, AuthSettings
+from openfal.gateway.auth import AuthSettings
+from openfal.gateway.authenticate import Authenticate
 from openfal.gateway.cors import Cors
 from openfal.gateway.errors import (
     GatewayError,
@@ -17,7 +18,7 @@ from openfal.gateway.errors import (
 )
 from openfal.gateway.middleware import HostRouting, RequestId
 from openfal.gateway.registry import AppRegistry
-from openfal.gateway.routes import files, keys, meta, proxy, queue, run
+from openfal.gateway.routes import files, keys, meta, proxy, queue, realtime, run, stream, tokens
 from openfal.gateway.routes import storage as rest_storage
 from openfal.gateway.settings import GatewaySettings
 from openfal.gateway.webhooks import WebhookSettings
@@ -62,10 +63,14 @@ def create_app(
         Route("/rest/storage/upload/put/{key:path}", rest_storage.put, methods=["PUT"]),
         Route("/rest/storage/upload/put/{key:path}", rest_storage.complete, methods=["POST"]),
         Route("/rest/storage/auth/token", rest_storage.auth_token, methods=["POST"]),
+        Route("/rest/tokens/", tokens.create_token, methods=["POST"]),
+        Route("/rest/tokens", tokens.create_token, methods=["POST"]),
         Route("/queue/{path:path}", queue.submit, methods=["POST"]),
         Route("/queue/{path:path}", queue.get, methods=["GET"]),
         Route("/queue/{path:path}", queue.cancel, methods=["PUT"]),
+        Route("/{path:path}/stream", stream.stream, methods=["POST"]),
         Route("/{path:path}", run.run, methods=["POST"]),
+        WebSocketRoute("/{path:path}", realtime.relay),
     ]
     app = Starlette(
         routes=routes,
@@ -85,6 +90,7 @@ def create_app(
     app.state.registry = registry or AppRegistry(store)
     app.state.settings = settings
     app.state.storage = storage
+    app.state.broker = None  # a RealtimeBroker; serve() plugs in its worker's
     app.state.uploads = files.UploadConfig()  # serve() swaps in a persistent secret
     app.state.auth = AuthSettings()  # serve() sets the policy and limits
     app.state.webhooks = WebhookSettings()  # serve() adds the signing key and allow-list

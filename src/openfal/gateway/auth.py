@@ -24,16 +24,14 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from openfal.gateway.errors import BadRequest, Unauthorized, error_response
+from openfal.gateway import tokens
+from openfal.gateway.errors import BadRequest, Forbidden, Unauthorized
 from openfal.gateway.ids import parse_endpoint, parse_request_path
 from openfal.store import KeyScope, Store
 
@@ -42,7 +40,7 @@ log = logging.getLogger("openfal.gateway")
 INVALID_KEY = "Invalid API key"
 
 # verify_token(token, app_id) -> claims; raises when the token is expired, forged or for
-# another app. openfal.gateway.tokens provides it; until then Bearer tokens are refused.
+# another app (openfal.gateway.tokens.verify_token by default).
 TokenVerifier = Callable[[str, str], Mapping[str, Any]]
 
 
@@ -75,8 +73,9 @@ class AuthSettings:
     rate_limit: int | None = None
     rate_window: float = 60.0
     max_concurrent: int | None = None
-    verify_token: TokenVerifier | None = None
-    _keys_exist: bool = False  # once a key exists, it does for good (revoked ones count)
+    verify_token: TokenVerifier | None = tokens.verify_token
+    # once a key exists, it does for good (revoked ones count)
+    _keys_exist: bool = field(default=False, init=False, repr=False)
 
     async def keys_required(self, store: Store) -> bool:
         if not self.open_without_keys or self._keys_exist:
@@ -169,10 +168,14 @@ def _token_principal(settings: AuthSettings, token: str, path: str) -> Principal
         raise invalid_key()
     try:
         claims = settings.verify_token(token, app_id)
+    except Forbidden:
+        raise  # a valid token for another app: the verifier's own 403
     except Exception as e:
         log.info("refused a token for %s: %s", app_id, e)
         raise invalid_key() from None
     owner = claims.get("owner") or claims.get("sub")
+    if owner == tokens.ANONYMOUS:  # minted in dev mode: nobody in particular
+        owner = None
     return Principal(str(owner) if owner else None, KeyScope.API, via="token")
 
 
@@ -217,66 +220,6 @@ def auth_settings(conn: HTTPConnection) -> AuthSettings:
     return settings
 
 
-# ---------------------------------------------------------------------- middleware
-
-
-class Authenticate:
-    """Resolves the principal of every HTTP request and WebSocket before any route runs.
-
-    Sets ``scope["openfal.principal"]``, and ``openfal.owner`` / ``openfal.admin`` for
-    the routes that read those.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        method = scope.get("method", "GET") if scope["type"] == "http" else "GET"
-        needs = access(method, scope["path"])
-        if needs is Access.PUBLIC:
-            await self.app(scope, receive, send)
-            return
-        conn = HTTPConnection(scope)
-        query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
-        creds = credentials(conn.headers, query)
-        if needs is Access.OWN_CREDENTIAL and creds is not None and creds[0] == "bearer":
-            await self.app(scope, receive, send)  # the route checks its own token
-            return
-        state = scope["app"].state
-        try:
-            principal = await resolve(
-                state.store,
-                state.auth,
-                creds,
-                scope["path"],
-                optional=needs is Access.OPTIONAL,
-            )
-        except Unauthorized as e:
-            if scope["type"] == "websocket":
-                await _deny_websocket(scope, receive, send, e)
-            else:
-                await error_response(e, scope.get("openfal.request_id"))(scope, receive, send)
-            return
-        scope["openfal.principal"] = principal
-        scope["openfal.owner"] = principal.user
-        scope["openfal.admin"] = principal.admin
-        await self.app(scope, receive, send)
-
-
-async def _deny_websocket(scope: Scope, receive: Receive, send: Send, e: Unauthorized) -> None:
-    """Refuse the handshake: a 401 response where the server supports it, else a close."""
-    message = await receive()
-    if message["type"] != "websocket.connect":
-        return
-    if "websocket.http.response" in scope.get("extensions", {}):
-        await error_response(e)(scope, receive, send)
-    else:
-        await send({"type": "websocket.close", "code": 1008, "reason": INVALID_KEY})
-
-
 # ---------------------------------------------------------------------- serving
 
 
@@ -290,11 +233,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-async def announce_policy(
-    store: Store, settings: AuthSettings, host: str, data_dir: Path, store_url: str | None
-) -> None:
-    """Say once, at start, who may call and how to create the first key."""
-    where = f"--store {store_url}" if store_url else f"--data-dir {data_dir}"
+async def announce_policy(store: Store, settings: AuthSettings, host: str, where: str) -> None:
+    """Say once, at start, who may call and how to create the first key. ``where`` is
+    the store option for ``openfal keys create`` (``--data-dir D`` or ``--store URL``)."""
     if await store.has_keys():
         log.info("API keys are required (Authorization: Key <id>:<secret>)")
         return

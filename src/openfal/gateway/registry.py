@@ -90,6 +90,8 @@ class AppRegistry:
         entry = await self.get(app_id)
         if path not in entry.record.endpoints:
             raise NotFound(f"Path /{path} not found")
+        if entry.record.endpoints[path].get("websocket"):
+            raise NotFound(f"Path /{path} is a WebSocket endpoint: connect to it with ws://")
         return entry
 
     async def all(self) -> list[AppRecord]:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 
-from openfal.runner import _routes
+from openfal.runner import _realtime, _routes
 from openfal.runner._capture import capture_output
 from openfal.runner._openapi import install_openapi
 from openfal.runner._runner import Runner
@@ -56,6 +56,9 @@ def build_app(cls: type[App]) -> FastAPI:
         )
         cancel_path = f"{found.url_path.rstrip('/')}/cancel"
         app.add_api_route(cancel_path, _routes.cancel, methods=["POST"], include_in_schema=False)
+    for path, found in runner.websockets.items():
+        handler = _realtime.realtime_handler if found.realtime else _realtime.raw_handler
+        app.add_api_websocket_route(found.url_path, handler(path), name=found.method_name)
     app.add_exception_handler(HTTPException, _routes.not_found)
     install_openapi(app, list(runner.endpoints.values()))
     return app

@@ -7,7 +7,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-__all__ = ["Event", "LogEvent", "ProgressEvent", "ResultEvent", "now", "timestamp", "to_line"]
+__all__ = [
+    "Event",
+    "LogEvent",
+    "OutputEvent",
+    "ProgressEvent",
+    "ResultEvent",
+    "now",
+    "timestamp",
+    "to_line",
+]
 
 
 def now() -> datetime:
@@ -42,6 +51,14 @@ class ProgressEvent:
 
 
 @dataclass(frozen=True)
+class OutputEvent:
+    """One item a streaming endpoint yielded (JSON-ready); the last one is also the result."""
+
+    data: Any
+    type: Literal["event"] = "event"
+
+
+@dataclass(frozen=True)
 class ResultEvent:
     """How the request ended; always the last line of an event stream."""
 
@@ -52,7 +69,7 @@ class ResultEvent:
     type: Literal["result"] = "result"
 
 
-Event = LogEvent | ProgressEvent | ResultEvent
+Event = LogEvent | ProgressEvent | OutputEvent | ResultEvent
 
 
 def to_line(event: Event) -> bytes:

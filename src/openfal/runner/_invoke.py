@@ -1,7 +1,8 @@
 """Call user code: sync functions become coroutines once, endpoints end in a result.
 
 Every outcome of an endpoint call (output, app error, invalid input, crash, cancellation)
-becomes a `ResultEvent`, so plain and event mode answer from the same value.
+becomes a `ResultEvent`, so plain and event mode answer from the same value. A streaming
+endpoint's items also become `OutputEvent`s as they are yielded; its last item is the output.
 """
 
 from __future__ import annotations
@@ -18,13 +19,20 @@ from concurrent.futures import Executor
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import to_jsonable_python
 from starlette.exceptions import HTTPException
 
-from openfal.runner._events import ResultEvent
+from openfal.runner._events import OutputEvent, ResultEvent
+from openfal.runner._stream import drain, serialise
 from openfal.sdk import AppException, Endpoint, RequestCancelled, RequestContext
 
-__all__ = ["AsyncCall", "cancelled_result", "ensure_async", "run_endpoint"]
+__all__ = [
+    "AsyncCall",
+    "cancelled_result",
+    "ensure_async",
+    "parse_input",
+    "run_endpoint",
+    "validation_detail",
+]
 
 AsyncCall = Callable[..., Awaitable[Any]]
 
@@ -77,17 +85,18 @@ def parse_input(model: type[BaseModel], body: bytes) -> BaseModel:
     return model.model_validate_json(body or b"{}")
 
 
-def serialise(output: Any, model: type[BaseModel] | None) -> Any:
-    """The JSON value of an endpoint's output, checked against its declared model."""
-    if model is not None:
-        output = model.model_validate(output, from_attributes=True)
-    return to_jsonable_python(output, by_alias=True)
-
-
 async def run_endpoint(
-    call: AsyncCall, endpoint: Endpoint, body: bytes, request: RequestContext
+    call: Callable[..., Any],
+    endpoint: Endpoint,
+    body: bytes,
+    request: RequestContext,
+    emit: Callable[[OutputEvent], None],
 ) -> ResultEvent:
-    """Validate `body`, call the endpoint and map whatever happens to a result."""
+    """Validate `body`, call the endpoint and map whatever happens to a result.
+
+    `call` is an `AsyncCall`, or an `IterCall` for streaming endpoints: each item goes to
+    `emit` as it comes.
+    """
     assert endpoint.input_model is not None
     try:
         payload = parse_input(endpoint.input_model, body)
@@ -97,9 +106,12 @@ async def run_endpoint(
         return cancelled_result(0.0)
     started = time.perf_counter()
     try:
-        output = await call(payload)
-        elapsed = time.perf_counter() - started
-        return ResultEvent(200, serialise(output, endpoint.output_model), None, elapsed)
+        if endpoint.is_generator:
+            items = call(payload)
+            output = await drain(items, endpoint.output_model, request, _emitter(emit))
+        else:
+            output = serialise(await call(payload), endpoint.output_model)
+        return ResultEvent(200, output, None, time.perf_counter() - started)
     except asyncio.CancelledError:
         if not request.cancelled:
             raise  # not our cancel: the server is stopping or the stream went away
@@ -107,6 +119,10 @@ async def run_endpoint(
         return cancelled_result(time.perf_counter() - started)
     except Exception as exc:
         return _error_result(exc, endpoint, time.perf_counter() - started)
+
+
+def _emitter(emit: Callable[[OutputEvent], None]) -> Callable[[Any], None]:
+    return lambda data: emit(OutputEvent(data))
 
 
 def _uncancel() -> None:

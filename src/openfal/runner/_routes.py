@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from openfal.runner._active import ActiveRequest, DuplicateRequest
-from openfal.runner._events import ResultEvent, to_line
+from openfal.runner._events import Event, OutputEvent, ResultEvent, to_line
 from openfal.runner._runner import Runner
+from openfal.runner._stream import sse
 
 __all__ = ["cancel", "endpoint_handler", "health", "not_found"]
 
@@ -61,16 +63,19 @@ async def _call(request: Request, path: str) -> Response:
     runner = _runner(request)
     request_id = request.headers.get(REQUEST_ID) or str(uuid.uuid4())
     headers = {REQUEST_ID: request_id}
-    stream = request.headers.get(EVENTS, "").lower() == "ndjson"
+    ndjson = request.headers.get(EVENTS, "").lower() == "ndjson"
+    streaming = runner.endpoints[path].is_generator
     body = await request.body()
     try:
-        active, task = runner.start(path, request_id, request.headers, body, stream)
+        active, task = runner.start(path, request_id, request.headers, body, ndjson or streaming)
     except DuplicateRequest:
         detail = f"Request {request_id} is already running here"
         return JSONResponse({"detail": detail}, status_code=409, headers=headers)
-    if stream:
+    if ndjson:
         events = _events(active, task)
         return StreamingResponse(events, media_type="application/x-ndjson", headers=headers)
+    if streaming:
+        return await _server_sent(active, task, headers)
     result = await task
     return JSONResponse(result.body, status_code=result.status_code, headers=headers)
 
@@ -86,6 +91,47 @@ async def _events(active: ActiveRequest, task: asyncio.Task[ResultEvent]) -> Asy
     finally:
         if not task.done():
             active.cancel()  # the reader went away: nobody will read the result
+
+
+async def _server_sent(
+    active: ActiveRequest, task: asyncio.Task[ResultEvent], headers: dict[str, str]
+) -> Response:
+    """A streaming endpoint in plain mode: SSE of its items, or JSON if it fails first."""
+    first = await _next_output(active)
+    if isinstance(first, ResultEvent) and first.status_code >= 400:
+        return JSONResponse(first.body, status_code=first.status_code, headers=headers)
+    events = _sse_events(active, task, first)
+    headers = {**headers, "cache-control": "no-store", "x-accel-buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+
+async def _next_output(active: ActiveRequest) -> OutputEvent | ResultEvent:
+    assert active.events is not None
+    while True:
+        event: Event = await active.events.get()
+        if isinstance(event, OutputEvent | ResultEvent):
+            return event
+
+
+async def _sse_events(
+    active: ActiveRequest, task: asyncio.Task[ResultEvent], first: OutputEvent | ResultEvent
+) -> AsyncIterator[bytes]:
+    event = first
+    try:
+        while isinstance(event, OutputEvent):
+            yield sse(event.data)
+            event = await _next_output(active)
+        if event.status_code >= 400:  # failed after its first item: say so as the last event
+            yield sse(error_event(event), "error")
+    finally:
+        if not task.done():
+            active.cancel()  # the reader went away
+
+
+def error_event(result: ResultEvent) -> dict[str, Any]:
+    """The data of the SSE event that ends a stream which failed after it started."""
+    body = result.body if isinstance(result.body, dict) else {"detail": result.body}
+    return {**body, "status_code": result.status_code}
 
 
 async def not_found(request: Request, exc: Exception) -> Response:

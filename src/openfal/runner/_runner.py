@@ -12,6 +12,7 @@ from typing import Any
 from openfal.runner._active import ActiveRequest, Registry
 from openfal.runner._events import ResultEvent
 from openfal.runner._invoke import AsyncCall, ensure_async, run_endpoint
+from openfal.runner._stream import IterCall, ensure_async_iter
 from openfal.sdk import App, Endpoint, collect_endpoints
 
 __all__ = ["Runner"]
@@ -27,14 +28,23 @@ class Runner:
         self.instance = cls()
         workers = max(32, 2 * int(cls.max_multiplexing))
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="openfal-app")
-        self.endpoints = _http_endpoints(cls)
-        self.calls: dict[str, AsyncCall] = {
-            path: self._async(found.method_name) for path, found in self.endpoints.items()
+        found = collect_endpoints(cls)
+        self.endpoints = {path: e for path, e in found.items() if not e.is_websocket}
+        self.websockets = {path: e for path, e in found.items() if e.is_websocket}
+        self.calls: dict[str, AsyncCall | IterCall] = {
+            path: self.callable(e) for path, e in found.items() if e.input_model is not None
         }
         self.requests = Registry()
 
     def _async(self, method_name: str) -> AsyncCall:
         return ensure_async(getattr(self.instance, method_name), self.executor)
+
+    def callable(self, found: Endpoint) -> AsyncCall | IterCall:
+        """The endpoint's method as a coroutine function, or an async iterator for generators."""
+        method = getattr(self.instance, found.method_name)
+        if found.is_generator:
+            return ensure_async_iter(method, self.executor)
+        return ensure_async(method, self.executor)
 
     async def setup(self) -> None:
         """Run the app's setup()."""
@@ -82,17 +92,8 @@ class Runner:
 
     async def _call(self, active: ActiveRequest, found: Endpoint, body: bytes) -> ResultEvent:
         try:
-            return await run_endpoint(self.calls[found.path], found, body, active.context)
+            call = self.calls[found.path]
+            return await run_endpoint(call, found, body, active.context, active.emit)
         except Exception:  # a bug of ours must still end the stream with a result
             logger.exception("runner failed while handling /%s", found.path)
             return ResultEvent(500, {"detail": "Internal Server Error"})
-
-
-def _http_endpoints(cls: type[App]) -> dict[str, Endpoint]:
-    endpoints = {}
-    for path, found in collect_endpoints(cls).items():
-        if found.is_websocket:
-            logger.warning("%s: websocket endpoint /%s is not served yet", cls.__name__, path)
-            continue
-        endpoints[path] = found
-    return endpoints

@@ -1,4 +1,4 @@
-"""What apps import: `App`, `endpoint`, progress and request context, and the errors.
+"""What apps import: `App`, `endpoint`, `realtime`, progress and request context, and the errors.
 
 The platform also uses `describe`, `endpoint_models`, `collect_endpoints`, `load_app` and
 the request-binding hooks to inspect and run app classes. Imports nothing else of openfal.
@@ -12,7 +12,7 @@ from openfal.sdk._context import (
     report_progress,
 )
 from openfal.sdk._describe import describe, endpoint_models
-from openfal.sdk._endpoint import Endpoint, collect_endpoints, endpoint
+from openfal.sdk._endpoint import Endpoint, RealtimeSpec, collect_endpoints, endpoint, realtime
 from openfal.sdk._exceptions import (
     AppDefinitionError,
     AppException,
@@ -34,6 +34,7 @@ __all__ = [
     "Endpoint",
     "FieldException",
     "OpenfalError",
+    "RealtimeSpec",
     "RequestCancelled",
     "RequestContext",
     "UnknownSettingWarning",
@@ -44,5 +45,6 @@ __all__ = [
     "endpoint",
     "endpoint_models",
     "load_app",
+    "realtime",
     "report_progress",
 ]

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from openfal.sdk._app import App
-from openfal.sdk._endpoint import collect_endpoints
+from openfal.sdk._endpoint import Endpoint, collect_endpoints
 
 __all__ = ["describe", "endpoint_models"]
 
@@ -18,19 +18,34 @@ def endpoint_models(cls: type[App]) -> dict[str, tuple[type[BaseModel], type[Bas
     return {
         path: (found.input_model, found.output_model)
         for path, found in collect_endpoints(cls).items()
-        if found.input_model is not None  # websocket endpoints take no JSON body
+        if found.input_model is not None and not found.is_websocket  # no JSON body
     }
+
+
+def _schema(model: type[BaseModel] | None) -> dict[str, Any] | None:
+    return None if model is None else model.model_json_schema()
+
+
+def _entry(found: Endpoint) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "input_schema": _schema(found.input_model),
+        "output_schema": _schema(found.output_model),
+    }
+    if found.is_generator:
+        entry["streaming"] = True
+    if found.is_websocket:
+        # The gateway relays websockets to these paths and refuses HTTP calls to them.
+        entry["websocket"] = "realtime" if found.realtime is not None else "raw"
+    return entry
 
 
 def describe(cls: type[App]) -> dict[str, Any]:
-    """App id, JSON-safe settings and the JSON schemas of every HTTP endpoint's input and output."""
-    endpoints = {
-        path: {
-            "input_schema": input_model.model_json_schema(),
-            "output_schema": None if output_model is None else output_model.model_json_schema(),
-        }
-        for path, (input_model, output_model) in endpoint_models(cls).items()
-    }
+    """App id, JSON-safe settings and the JSON schemas of every endpoint's input and output.
+
+    Streaming endpoints are marked `"streaming": true`; websocket endpoints
+    `"websocket": "realtime"` or `"raw"` (a raw one has no schemas).
+    """
+    endpoints = {path: _entry(found) for path, found in collect_endpoints(cls).items()}
     # Settings can hold arbitrary objects (fal's `image=ContainerImage(...)`); the platform
     # stores this as JSON, so such values become their string form.
     settings = to_jsonable_python(cls.settings(), fallback=str)

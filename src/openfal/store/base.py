@@ -231,7 +231,12 @@ class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
         )
         if webhook_url:  # first: once the request exists, its webhook must too
             await self.add_webhook(rec.id, webhook_url, owner)
-        rec = await self._insert(rec)
+        try:
+            rec = await self._insert(rec)
+        except BaseException:
+            if webhook_url:  # not stored after all (a duplicate id): neither is its webhook
+                await self._delete_webhook(rec.id)
+            raise
         self._notify(rec.id)
         self._notify_work()
         return rec

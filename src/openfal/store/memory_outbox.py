@@ -27,6 +27,9 @@ class MemoryOutbox(OutboxStore):
     async def _get_webhook(self, request_id: str) -> WebhookDelivery | None:
         return self._webhooks.get(request_id)
 
+    async def _delete_webhook(self, request_id: str) -> None:
+        self._webhooks.pop(request_id, None)
+
     async def _update_webhook(
         self,
         request_id: str,

@@ -189,6 +189,9 @@ class OutboxStore(abc.ABC):
     async def _get_webhook(self, request_id: str) -> WebhookDelivery | None: ...
 
     @abc.abstractmethod
+    async def _delete_webhook(self, request_id: str) -> None: ...
+
+    @abc.abstractmethod
     async def _update_webhook(
         self,
         request_id: str,

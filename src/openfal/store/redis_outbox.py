@@ -92,6 +92,15 @@ end
 return n
 """
 
+# ARGV: prefix, id
+_LUA_DELETE = """
+redis.call('DEL', wkey(ARGV[2]))
+redis.call('ZREM', P .. 'webhooks:waiting', ARGV[2])
+redis.call('ZREM', P .. 'webhooks:due', ARGV[2])
+redis.call('ZREM', P .. 'webhooks:finished', ARGV[2])
+return 1
+"""
+
 # ARGV: prefix, max score ('(t')  -> how many were deleted
 _LUA_PURGE = """
 local ids = redis.call('ZRANGEBYSCORE', P .. 'webhooks:finished', '-inf', ARGV[2])
@@ -175,6 +184,9 @@ class RedisOutbox(OutboxStore):
         r = await self._r()
         raw = cast(dict[bytes, bytes], await r.hgetall(self._k("webhook", request_id)))
         return _delivery(raw) if raw else None
+
+    async def _delete_webhook(self, request_id: str) -> None:
+        await self._script(_LUA_DELETE, request_id)
 
     async def _update_webhook(
         self,

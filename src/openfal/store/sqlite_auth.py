@@ -27,10 +27,11 @@ AUTH_SCHEMA = [
     " created_at REAL NOT NULL)",
 ]
 
+# Looks up only this user's slots (by the requests' unique id index), never scans requests.
 _PRUNE_SLOTS = (
-    "DELETE FROM request_slots WHERE user = ? AND ("
-    " request_id IN (SELECT id FROM requests WHERE status = 'COMPLETED')"
-    " OR (taken_at < ? AND request_id NOT IN (SELECT id FROM requests)))"
+    "DELETE FROM request_slots WHERE user = ? AND request_id IN ("
+    " SELECT s.request_id FROM request_slots s LEFT JOIN requests r ON r.id = s.request_id"
+    " WHERE s.user = ? AND (r.status = 'COMPLETED' OR (r.id IS NULL AND s.taken_at < ?)))"
 )
 
 
@@ -98,7 +99,7 @@ class SQLiteAuth(AuthStore):
         self, user: str, request_id: str, limit: int, t: float, grace: float
     ) -> bool:
         def tx(conn: sqlite3.Connection) -> bool:
-            conn.execute(_PRUNE_SLOTS, (user, t - grace))
+            conn.execute(_PRUNE_SLOTS, (user, user, t - grace))
             held = conn.execute(
                 "SELECT 1 FROM request_slots WHERE user = ? AND request_id = ?", (user, request_id)
             ).fetchone()

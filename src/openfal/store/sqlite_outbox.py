@@ -74,6 +74,10 @@ class SQLiteOutbox(OutboxStore):
     async def _get_webhook(self, request_id: str) -> WebhookDelivery | None:
         return await self._run(lambda conn: _select(conn, request_id))
 
+    async def _delete_webhook(self, request_id: str) -> None:
+        sql = "DELETE FROM webhooks WHERE request_id = ?"
+        await self._run(lambda conn: conn.execute(sql, (request_id,)))
+
     async def _update_webhook(
         self,
         request_id: str,

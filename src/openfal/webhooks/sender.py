@@ -171,7 +171,10 @@ class WebhookSender:
                 error=why,
             )
             return None
-        return build_payload(rec.id, rec.status_code or 500, rec.result or b"", rec.error)
+        # like fal: an app's own error is "Invalid status code: N" with its body as the
+        # payload; a platform error (timeout, cancel, no runner) says what happened
+        error = rec.error if rec.error_type else None
+        return build_payload(rec.id, rec.status_code or 500, rec.result or b"", error)
 
 
 def _outcome(attempt: Attempt) -> str:

@@ -75,6 +75,7 @@ class _Job:
         self.worker_id, self.cfg = worker_id, cfg
         self.ended: str | None = None  # "cancel" | "timeout" once the platform ended it
         self.got_result = asyncio.Event()
+        self.published = 0  # partial outputs (events) relayed so far
 
     async def run(self) -> bool:
         relay = asyncio.create_task(self._relay())
@@ -91,6 +92,17 @@ class _Job:
             if not relay.done() and self.got_result.is_set() and not self.ended:
                 return True  # answered; a stream that does not close is not worth a restart
             if relay.done() and isinstance(relay.exception(), RunnerLost) and not self.ended:
+                if self.rec.mode == "stream" and self.published:
+                    # Its caller already has part of the output: a rerun would repeat it.
+                    await self.store.fail(
+                        self.rec.id,
+                        503,
+                        f"Runner disconnected after {self.published} events: {relay.exception()}",
+                        "runner_disconnected",
+                        worker_id=self.worker_id,
+                        headers={"x-fal-error-type": "runner_disconnected"},
+                    )
+                    return False
                 await self.store.requeue(
                     self.rec.id,
                     self.worker_id,
@@ -159,6 +171,7 @@ class _Job:
             )
         elif kind == "event":
             await self.store.publish_event(self.rec.id, json.dumps(ev.get("data")).encode())
+            self.published += 1
         elif kind == "result":
             metrics = {}
             if ev.get("inference_time") is not None:

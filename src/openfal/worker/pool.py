@@ -15,7 +15,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -111,6 +111,10 @@ class AppPool:
         self._start_failures = 0
         self._next_start_at = 0.0
         self._pending_since: float | None = None
+        self.waiting_sessions = 0  # realtime sessions waiting for a runner slot
+        self.active_sessions = 0  # realtime sessions holding one (requests are in the store)
+        self.start_error: str | None = None  # why the last runner failed to start
+        self.failed_starts = 0  # ever, on this pool
 
     @property
     def app_id(self) -> str:
@@ -229,6 +233,51 @@ class AppPool:
             log.warning("restarting runner %s of %s", runner.id, self.app_id)
             await runner.kill()
 
+    # -- realtime sessions
+
+    @contextlib.asynccontextmanager
+    async def session(self, timeout: float) -> AsyncIterator[RunnerProcess]:
+        """A runner slot held for one realtime session (it counts against max_multiplexing).
+
+        Starts a runner if none is free. Raises TimeoutError when no slot frees up within
+        ``timeout`` seconds, ConnectionError when the app's runners fail to start.
+        """
+        runner = await self._wait_for_slot(timeout)
+        runner.in_flight += 1
+        self.active_sessions += 1
+        try:
+            with contextlib.suppress(Exception):
+                await self.announce(runner)  # the cluster's runner list shows the session now
+            yield runner
+        finally:
+            self.active_sessions -= 1
+            runner.in_flight -= 1
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.announce(runner))
+            runner.last_used = time.monotonic()
+            self._slot.set()
+
+    async def _wait_for_slot(self, timeout: float) -> RunnerProcess:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        failed_before = self.failed_starts
+        self.waiting_sessions += 1
+        try:
+            while (runner := self.free_runner()) is None:
+                failed = self.failed_starts > failed_before
+                if failed and not any(r.alive for r in self.runners):
+                    raise ConnectionError(f"App {self.app_id} failed to start: {self.start_error}")
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(f"no runner of {self.app_id} was free within {timeout:g}s")
+                await self.rescale()  # count this session in the demand now, not at the next tick
+                self._slot.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot.wait(), min(remaining, self.tick))
+            return runner
+        finally:
+            self.waiting_sessions -= 1
+
     # -- scaling
 
     async def _scale_loop(self) -> None:
@@ -243,7 +292,8 @@ class AppPool:
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
         depth = await self.store.queue_depth(self.app_id)
         busy = await self.store.in_progress(self.app_id)  # anywhere in the cluster
-        needed = self.scaling.runners_needed(depth + busy)
+        sessions = self.waiting_sessions + self.active_sessions  # this host's realtime demand
+        needed = self.scaling.runners_needed(depth + busy + sessions)
         cluster = await self.store.list_runners(self.app_id)
         if len(cluster) < needed:
             if self._scale_up_allowed(depth, cluster):
@@ -354,6 +404,8 @@ class AppPool:
             await runner.start(self.http, self.scaling.startup_timeout)
         except (RunnerStartError, OSError) as e:
             runner.state = RunnerState.DEAD
+            self.start_error = str(e)
+            self.failed_starts += 1
             self._start_failures += 1
             self._next_start_at = time.monotonic() + min(2**self._start_failures, 30)
             log.error("%s (failure %d)", e, self._start_failures)

@@ -12,13 +12,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openfal.gateway.errors import GatewayError
-from openfal.gateway.ids import parse_endpoint
+from openfal.gateway.ids import EndpointRef, parse_endpoint
 from openfal.gateway.routes.common import accept, result_response, settings, store
 from openfal.store import RequestRecord
 
 
 async def run(request: Request) -> Response:
-    ref = parse_endpoint(request.path_params["path"])
+    return await run_endpoint(request, parse_endpoint(request.path_params["path"]))
+
+
+async def run_endpoint(request: Request, ref: EndpointRef) -> Response:
     rec = await accept(request, ref, mode="run")
     request.scope["openfal.request_id"] = rec.id
     done = await wait_done(request, rec)

@@ -286,6 +286,7 @@ async def upload(request: Request) -> Response:
     key = new_key(name)
     with storage_errors():
         info = await storage.put(key, data, content_type=ctype, file_name=name, expires_at=expiry)
+    await record_file_owner(request, key, request.scope.get("openfal.owner"))
     return JSONResponse(
         {
             "url": file_url(request, key),
