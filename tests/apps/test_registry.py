@@ -18,7 +18,7 @@ FAL_ENDPOINTS = {
     "openfal/echo": [""],
     "fal-ai/flux": ["dev", "schnell"],
     "fal-ai/fast-sdxl": ["", "image-to-image"],
-    "fal-ai/lcm-sd15-i2i": [""],
+    "fal-ai/lcm-sd15-i2i": ["", "realtime"],
     "fal-ai/ltx-video": [""],
     "fal-ai/whisper": [""],
     "fal-ai/any-llm": [""],

@@ -1,5 +1,8 @@
 """``fal-ai/any-llm``: chat completion, whole or streamed, from a local model or a forwarder.
 
+``POST /fal-ai/any-llm`` answers the whole output; ``POST /fal-ai/any-llm/stream`` sends
+``{output, partial: true}`` events as text arrives and ends with ``partial: false``.
+
 Which backend answers a ``model`` name: the operator's forwarded models (``[llm.models]``,
 matched by name or alias) first; any other name (fal's catalogue, such as
 ``google/gemini-flash-1.5``) runs on the default backend, with a log line saying so.
@@ -112,7 +115,13 @@ class AnyLLM(
         return self.demo and backend is self.backends.get(LOCAL_LLM)
 
     @openfal.endpoint("/")
-    def complete(self, input: LLMInput) -> LLMOutput:
+    def complete(self, input: LLMInput) -> Iterator[LLMOutput]:
+        """The answer so far after every piece (``partial: true``), then all of it
+        (``partial: false``). A direct run answers the last item; ``/stream`` sends each."""
         backend = self._backend(input.model)
-        output = "".join(self._pieces(input, backend))
-        return LLMOutput(output=output, demo_weights=self._is_demo(backend))
+        demo = self._is_demo(backend)
+        text = ""
+        for piece in self._pieces(input, backend):
+            text += piece
+            yield LLMOutput(output=text, partial=True, demo_weights=demo)
+        yield LLMOutput(output=text, partial=False, demo_weights=demo)

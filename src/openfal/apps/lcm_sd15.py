@@ -1,7 +1,9 @@
 """``fal-ai/lcm-sd15-i2i``: Latent Consistency (SD 1.5) image-to-image in a few steps.
 
-The camera-frame use case: an HTTP endpoint and a realtime one. The pipeline is loaded
-once per runner and every call goes straight to it.
+The camera-frame use case: an HTTP endpoint and a realtime websocket
+(``ws://HOST/fal-ai/lcm-sd15-i2i/realtime``, msgpack frames, buffering 1: only the newest
+waiting frame is kept). The pipeline is loaded once per runner and every call goes
+straight to it.
 """
 
 from __future__ import annotations
@@ -100,3 +102,9 @@ class LCMImageToImage(
     @openfal.endpoint("/")
     def image_to_image(self, input: LCMInput) -> LCMOutput:
         return self._generate(input)
+
+    @openfal.realtime("/realtime", buffering=1)
+    def realtime(self, input: LCMInput) -> LCMOutput:
+        """One output per camera frame; a frame arriving while one is processed replaces any
+        frame still waiting (latest wins). Images come back inline as data URIs."""
+        return self._generate(input.model_copy(update={"sync_mode": True}))
