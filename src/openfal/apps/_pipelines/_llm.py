@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from openfal.sdk import AppException
 
 log = logging.getLogger("openfal.apps")
 
-__all__ = ["ChatBackend", "ChatParams", "LocalChat", "OpenAIChat"]
+__all__ = ["ChatBackend", "ChatParams", "LocalChat", "OpenAIChat", "TokenStreamer"]
 
 Messages = list[dict[str, str]]
 
@@ -72,16 +73,14 @@ class LocalChat:
     def stream(
         self, messages: Messages, params: ChatParams, cancelled: Callable[[], bool]
     ) -> Iterator[str]:
-        from transformers import StoppingCriteriaList, TextIteratorStreamer
+        from transformers import StoppingCriteriaList
 
         stop = threading.Event()  # the reader went away: stop generating for nobody
 
         def should_stop(input_ids: Any, scores: Any, **kwargs: Any) -> bool:
             return stop.is_set() or cancelled()
 
-        streamer = TextIteratorStreamer(
-            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
-        )
+        streamer = TokenStreamer(self.tokenizer)
         kwargs = self._generate_kwargs(messages, params)
         kwargs.update(streamer=streamer, stopping_criteria=StoppingCriteriaList([should_stop]))
         failure: list[BaseException] = []
@@ -104,6 +103,42 @@ class LocalChat:
             thread.join()
         if failure:
             raise failure[0]
+
+
+class TokenStreamer:
+    """What ``generate(streamer=...)`` feeds token ids to, iterated for the new text of each
+    token. Unlike transformers' text streamers it does not hold text back until a space:
+    only a token that ends inside a UTF-8 character waits for the next one."""
+
+    def __init__(self, tokenizer: Any, timeout: float = 600.0) -> None:
+        self.tokenizer = tokenizer
+        self.timeout = timeout
+        self.ids: list[int] = []
+        self.sent = 0  # characters of the decoded text already yielded
+        self.prompt_seen = False
+        self.queue: queue.Queue[str | None] = queue.Queue()
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:  # generate() first puts the prompt
+            self.prompt_seen = True
+            return
+        self.ids.extend(int(i) for i in value.reshape(-1).tolist())
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return  # a character split across tokens: wait for the rest of it
+        if len(text) > self.sent:
+            self.queue.put(text[self.sent :])
+            self.sent = len(text)
+
+    def end(self) -> None:
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if len(text) > self.sent:
+            self.queue.put(text[self.sent :])
+        self.queue.put(None)
+
+    def __iter__(self) -> Iterator[str]:
+        while (text := self.queue.get(timeout=self.timeout)) is not None:
+            yield text
 
 
 class OpenAIChat:
