@@ -87,3 +87,26 @@ def test_lcm_realtime_answers_frames_and_keeps_only_the_newest(fal: Serve) -> No
     assert len(seeds) < 6
     assert seeds == sorted(seeds)
     assert set(seeds) <= set(range(1, 7))
+
+
+def test_lcm_camera_sessions_share_one_runner(fal: Serve, client: httpx.Client) -> None:
+    frame = {
+        "prompt": "a sketch",
+        "image_url": png_data_uri(64, 64, (120, 120, 0)),
+        "strength": 0.5,
+        "num_inference_steps": 2,
+    }
+    with (
+        fal_client.realtime("fal-ai/lcm-sd15-i2i") as first,
+        fal_client.realtime("fal-ai/lcm-sd15-i2i") as second,
+    ):
+        first.send({**frame, "seed": 21})
+        second.send({**frame, "seed": 22})
+        assert _seed_and_size(second.recv()) == (22, (64, 64))
+        assert _seed_and_size(first.recv()) == (21, (64, 64))
+        # an HTTP request meanwhile takes its turn on the same pipeline
+        assert call(client, "fal-ai/lcm-sd15-i2i", {**frame, "seed": 23})["seed"] == 23
+    runners = [
+        r for r in client.get("/rest/runners").json() if r["app_id"] == "fal-ai/lcm-sd15-i2i"
+    ]
+    assert len(runners) == 1

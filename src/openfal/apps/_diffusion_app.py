@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,9 @@ class DiffusionRuntime:
         source = resolve_weights(self.settings, "safety-checker") if checker else None
         self.checker = SafetyChecker(source, self.placement)
         self.sources: dict[str, WeightsSource] = {}
+        # A pipeline (its scheduler above all) holds per-call state: one call at a time, even
+        # when a runner multiplexes requests and realtime sessions.
+        self.lock = threading.Lock()
         log.info("%s runs on %s", app_id, self.placement.describe())
 
     def load(self, key: str, class_name: str, **parts: Any) -> Any:
@@ -102,14 +106,15 @@ class DiffusionRuntime:
         **kwargs: Any,
     ) -> Generated:
         """Run ``pipe`` with a seeded generator and per-step progress, then the checker."""
-        started = time.perf_counter()
-        output = pipe(
-            num_inference_steps=steps,
-            generator=seeded_generator(seed),
-            callback_on_step_end=StepProgress(label, steps),
-            **kwargs,
-        )
-        seconds = time.perf_counter() - started
+        with self.lock:
+            started = time.perf_counter()
+            output = pipe(
+                num_inference_steps=steps,
+                generator=seeded_generator(seed),
+                callback_on_step_end=StepProgress(label, steps),
+                **kwargs,
+            )
+            seconds = time.perf_counter() - started
         images, nsfw = self.checker.check(list(output.images), enabled=check)
         log.info("%s: %d image(s) in %.2fs (seed %d)", label, len(images), seconds, seed)
         return Generated(images, nsfw, seed, seconds)

@@ -58,6 +58,7 @@ class LCMImageToImage(
     name="fal-ai/lcm-sd15-i2i",
     keep_alive=600,
     max_concurrency=1,
+    max_multiplexing=4,  # camera sessions share the runner; calls take turns on the pipeline
     startup_timeout=1800,
 ):
     """LCM SD 1.5 image-to-image over HTTP and a realtime websocket."""

@@ -94,19 +94,20 @@ class LTXVideo(
         frames = frame_count(input.duration, self.runtime.settings.max_video_frames)
         seed = pick_seed(input.seed)
         started = time.perf_counter()
-        output = self.pipe(
-            prompt=input.prompt,
-            negative_prompt=input.negative_prompt or None,
-            width=width,
-            height=height,
-            num_frames=frames,
-            frame_rate=FPS,
-            guidance_scale=input.cfg_scale,
-            num_inference_steps=input.num_inference_steps,
-            generator=seeded_generator(seed),
-            callback_on_step_end=StepProgress("ltx-video", input.num_inference_steps),
-            output_type="np",
-        )
+        with self.runtime.lock:
+            output = self.pipe(
+                prompt=input.prompt,
+                negative_prompt=input.negative_prompt or None,
+                width=width,
+                height=height,
+                num_frames=frames,
+                frame_rate=FPS,
+                guidance_scale=input.cfg_scale,
+                num_inference_steps=input.num_inference_steps,
+                generator=seeded_generator(seed),
+                callback_on_step_end=StepProgress("ltx-video", input.num_inference_steps),
+                output_type="np",
+            )
         inference = time.perf_counter() - started
         clip = (output.frames[0] * 255).round().clip(0, 255).astype("uint8")
         log.info(
