@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import IO
 
 from openfal import toolkit
-from openfal.cluster.apps import BUILTIN_APPS, app_record, resolve_ref
+from openfal.apps._settings import runner_env
+from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
 from openfal.cluster.common import run_async, setup_logging, sweep_storage, uvicorn_server
 from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
@@ -60,6 +61,8 @@ class ServeConfig:
     )
     upload_retention: float = 7 * 24 * 3600.0  # seconds an upload lives without a lifecycle
     storage_sweep_interval: float = 300.0
+    demo_weights: bool = False  # built-in model apps run small random-weight pipelines
+    apps_config: Path | None = None  # default: <data_dir>/apps.toml when it exists
     # the base URL clients reach this server on, for the file URLs apps make
     public_url: str | None = None  # else $OPENFAL_PUBLIC_URL, else http://host:port
     # limits per user (None: unlimited) and webhooks (see cli/security_args.py)
@@ -130,7 +133,10 @@ async def serve(cfg: ServeConfig) -> None:
                 lease_ttl=cfg.lease_ttl,
                 cancel_grace=cfg.cancel_grace,
                 recover_orphans=embedded,
-                env=files.as_env(),
+                env={
+                    **files.as_env(),
+                    **runner_env(cfg.data_dir, cfg.demo_weights, cfg.apps_config),
+                },
             ),
         )
         storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
@@ -141,7 +147,8 @@ async def serve(cfg: ServeConfig) -> None:
         sender = await start_sender(store, cfg.security(), key, recover_leases=embedded)
         sweeper = asyncio.create_task(sweep_storage(storage, cfg.storage_sweep_interval))
         try:
-            refs = (BUILTIN_APPS if cfg.builtins else []) + [resolve_ref(r) for r in cfg.apps]
+            builtins = installed(BUILTIN_APPS) if cfg.builtins else []
+            refs = builtins + [resolve_ref(r) for r in cfg.apps]
             for ref in refs:
                 record, models = app_record(ref)
                 await store.register_app(record)

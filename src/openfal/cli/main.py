@@ -87,6 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="base URL clients reach this server on, for the file URLs apps return "
         "(default: $OPENFAL_PUBLIC_URL, else http://HOST:PORT)",
     )
+    p.add_argument(
+        "--demo-weights",
+        action="store_true",
+        help="built-in model apps use small random-weight pipelines (noise), even where "
+        "weights are configured",
+    )
+    p.add_argument(
+        "--apps-config",
+        type=Path,
+        default=None,
+        help="TOML file with the built-in apps' weights, limits and LLM backends "
+        "(default: DATA_DIR/apps.toml when it exists)",
+    )
     p.add_argument("--log-level", default="info")
     add_security_args(p)
 
@@ -158,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cancel_grace=args.cancel_grace,
                 retention=args.retention,
                 log_level=args.log_level,
+                demo_weights=args.demo_weights,
+                apps_config=args.apps_config,
                 public_url=args.public_url,
                 **security_options(args),
             )

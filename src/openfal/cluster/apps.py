@@ -13,12 +13,28 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from openfal import apps
 from openfal.sdk import describe, endpoint_models, load_app
 from openfal.store import AppRecord
 
 log = logging.getLogger("openfal")
 
-BUILTIN_APPS = ["openfal.apps.echo:Echo"]
+BUILTIN_APPS = list(apps.BUILTIN_APPS)
+
+
+def installed(refs: list[str]) -> list[str]:
+    """``refs`` less the built-in apps whose libraries are missing here (each one logged)."""
+    found = []
+    for ref in refs:
+        if missing := apps.missing_modules(ref):
+            log.warning(
+                "built-in app %s skipped: %s not installed (pip install 'openfal[apps]')",
+                ref,
+                ", ".join(missing),
+            )
+        else:
+            found.append(ref)
+    return found
 
 
 def resolve_ref(ref: str) -> str:

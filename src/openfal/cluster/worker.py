@@ -20,7 +20,7 @@ import os
 import signal
 from dataclasses import dataclass, field, replace
 
-from openfal.cluster.apps import BUILTIN_APPS, app_record, resolve_ref
+from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
 from openfal.cluster.common import run_async, setup_logging, shared_store_url
 from openfal.security import SecurityConfig, signing_key, start_sender
 from openfal.store import AppRecord, Store
@@ -194,7 +194,8 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
     sender = await start_sender(store, cfg.security, await signing_key(store, None))
     try:
         await worker.start()
-        refs = (BUILTIN_APPS if cfg.builtins else []) + [resolve_ref(r) for r in cfg.apps]
+        builtins = installed(BUILTIN_APPS) if cfg.builtins else []
+        refs = builtins + [resolve_ref(r) for r in cfg.apps]
         listed: dict[str, str] = {}
         for ref in refs:
             record = await register(store, ref)
