@@ -187,11 +187,10 @@ def test_kill_9_one_worker_mid_load_and_every_request_still_completes(setup: Set
     out = folder(setup, "kill")
     with setup.g1.client() as c1, setup.g2.client() as c2:
         ids = [submit((c1, c2)[i % 2], APP, {"dir": str(out), "seconds": 0.3}) for i in range(30)]
-        busy = wait_for(
-            lambda: [r for r in c1.get("/rest/runners").json() if r["in_flight"] > 0],
-            60,
-            what="a runner with a request in flight",
-        )
+        wait_for(lambda: len(ledger(out)) >= 4, 60, what="the load to start")
+        runners = c1.get("/rest/runners", params={"app_id": APP}).json()
+        # a worker with a request in flight (as of its last heartbeat), else any with a runner
+        busy = sorted(runners, key=lambda r: -r["in_flight"])
         victim = worker_of(setup, busy[0]["worker_id"])
         victim.kill9()
         wait_all_completed(c1, ids, timeout=100)

@@ -8,6 +8,7 @@ import pytest
 
 from openfal.store import RunnerInfo, SlotState, Store, WorkerInfo
 from openfal.store import runners as runners_module
+from openfal.store.runners import SessionCounts
 
 from .conftest import FakeClock, StoreFactory
 
@@ -168,3 +169,57 @@ async def test_shared_secret_is_created_once_for_everyone(make_store: StoreFacto
     a, b = await asyncio.gather(first.shared_secret("upload"), second.shared_secret("upload"))
     assert a == b and len(a) == 32
     assert await first.shared_secret("other") != a
+
+
+async def ready(store: Store, n: int, *, in_flight: int = 0, mux: int = 2, app: str = "a/app"):
+    info = runner(n, app=app, state=SlotState.READY, in_flight=in_flight, max_multiplexing=mux)
+    assert await store.acquire_runner(info, limit=10, ttl=10)
+    assert await store.heartbeat_runners([info], ttl=10) == []
+
+
+async def test_sessions_fill_free_multiplexing_slots_then_wait(store: Store, reg_clock):
+    await ready(store, 1, in_flight=1, mux=2)  # one slot free
+    await ready(store, 2, in_flight=0, mux=2)  # two free
+    assert await store.acquire_runner(runner(3), limit=10, ttl=10)  # STARTING: not yet
+    picks = [await store.open_session("a/app", f"s{i}", ttl=5) for i in range(4)]
+    assert [p.runner_id if p else None for p in picks] == ["r2", "r1", "r2", None]
+    counts = await store.session_counts("a/app")
+    assert (counts.waiting, counts.by_runner, counts.total) == (1, {"r1": 1, "r2": 2}, 4)
+    again = await store.open_session("a/app", "s0", ttl=5)  # the same session: the same runner
+    assert again is not None and again.runner_id == "r2"
+    await store.close_session("s0")
+    retry = await store.open_session("a/app", "s3", ttl=5)  # the waiting one gets the slot
+    assert retry is not None and retry.runner_id == "r2"
+    assert (await store.session_counts("a/app")).waiting == 0
+
+
+async def test_sessions_expire_and_die_with_their_runner(store: Store, reg_clock):
+    await ready(store, 1, mux=4)
+    assert await store.open_session("a/app", "kept", ttl=5) is not None
+    assert await store.open_session("a/app", "dropped", ttl=5) is not None
+    reg_clock.advance(4)
+    assert await store.renew_session("kept", ttl=5)
+    reg_clock.advance(2)  # "dropped" was not renewed: its gateway is gone
+    assert not await store.renew_session("dropped", ttl=5)
+    assert (await store.session_counts("a/app")).by_runner == {"r1": 1}
+    await store.release_runner("r1")  # the runner went away under its session
+    assert not await store.renew_session("kept", ttl=5)
+    assert await store.session_counts("a/app") == SessionCounts()
+    waiting = await store.open_session("a/app", "w", ttl=5)
+    assert waiting is None and (await store.session_counts("a/app")).waiting == 1
+    reg_clock.advance(6)
+    assert (await store.session_counts("a/app")).total == 0
+    await store.purge_expired_runners()
+
+
+async def test_racing_sessions_from_two_stores_never_overfill_a_runner(
+    make_store: StoreFactory, backend: str, reg_clock
+):
+    first = await make_store()
+    second = first if backend == "memory" else await make_store()
+    await ready(first, 1, mux=3)
+    got = await asyncio.gather(
+        *((first if i % 2 else second).open_session("a/app", f"s{i}", ttl=5) for i in range(8))
+    )
+    assert sum(g is not None for g in got) == 3
+    assert (await second.session_counts("a/app")).waiting == 5

@@ -75,6 +75,13 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         "(default: $OPENFAL_STORAGE_URL, else files under --data-dir)",
     )
     p.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="base URL clients reach the gateways on (the load balancer), for file URLs "
+        "(default: $OPENFAL_PUBLIC_URL, else http://HOST:PORT)",
+    )
+    p.add_argument(
         "--no-load-apps",
         dest="load_apps",
         action="store_false",
@@ -112,13 +119,26 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         help="GPU ids this worker hands to runners (CUDA_VISIBLE_DEVICES), e.g. 0,1",
     )
     p.add_argument(
-        "--gateway-url", default=None, help="a gateway URL runners can reach (their uploads)"
+        "--gateway-url",
+        default=None,
+        metavar="URL",
+        help="the gateways' public URL (the load balancer): output file URLs start with it, "
+        "and runners upload their files through it unless --storage is shared "
+        "(default: $OPENFAL_PUBLIC_URL)",
+    )
+    p.add_argument(
+        "--gateway-key",
+        default=None,
+        metavar="ID:SECRET",
+        help="API key for those uploads when the gateways require keys "
+        "(default: $OPENFAL_GATEWAY_KEY)",
     )
     p.add_argument(
         "--storage",
         dest="storage_url",
         default=None,
-        help="file storage for runner outputs (default: $OPENFAL_STORAGE_URL)",
+        help="storage shared with the gateways, written directly by runners: s3://BUCKET/PREFIX "
+        "or file:///SHARED/DIR (default: $OPENFAL_STORAGE_URL)",
     )
     p.add_argument(
         "--runner-host",
@@ -163,7 +183,7 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
 
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "gateway":
-        from openfal.cluster import GatewayConfig, run_gateway
+        from openfal.cluster.gateway import GatewayConfig, run_gateway
         from openfal.security import SecurityConfig
 
         cfg = GatewayConfig(
@@ -174,6 +194,7 @@ def dispatch(args: argparse.Namespace) -> int:
             load_apps=args.load_apps,
             retention=args.retention,
             log_level=args.log_level,
+            public_url=args.public_url,
             security=SecurityConfig(**security_options(args)),
         )
         if args.storage_url:
@@ -181,7 +202,7 @@ def dispatch(args: argparse.Namespace) -> int:
         run_gateway(cfg)
         return 0
     if args.command == "worker":
-        from openfal.cluster import WorkerProcessConfig, run_worker
+        from openfal.cluster.worker import WorkerProcessConfig, run_worker
         from openfal.security import SecurityConfig
 
         wcfg = WorkerProcessConfig(
@@ -190,7 +211,6 @@ def dispatch(args: argparse.Namespace) -> int:
             builtins=args.builtins,
             only_listed=args.only_listed,
             gpus=args.gpus,
-            gateway_url=args.gateway_url,
             runner_host=args.runner_host,
             advertise_host=args.advertise_host,
             lease_ttl=args.lease_ttl,
@@ -200,8 +220,9 @@ def dispatch(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             security=SecurityConfig(**security_options(args)),
         )
-        if args.storage_url:
-            wcfg.storage_url = args.storage_url
+        for name in ("storage_url", "gateway_url", "gateway_key"):
+            if getattr(args, name):  # else the environment's value stays
+                setattr(wcfg, name, getattr(args, name))
         run_worker(wcfg)
         return 0
     return asyncio.run(_listing(args))

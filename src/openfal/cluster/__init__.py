@@ -3,18 +3,8 @@
 ``openfal serve`` runs both halves in one process; these entry points run one half each,
 so gateways (behind a load balancer) and workers (one per GPU host) scale independently
 on a shared Redis. See the README's "Many machines" section.
+
+- :mod:`openfal.cluster.gateway`: ``run_gateway(ServeConfig)``
+- :mod:`openfal.cluster.worker`: ``run_worker(WorkerProcessConfig)``
+- :mod:`openfal.cluster.apps`: app code on this host (registrations, input models)
 """
-
-from openfal.cluster.apps import app_record, load_models, resolve_ref
-from openfal.cluster.gateway import GatewayConfig, run_gateway
-from openfal.cluster.worker import WorkerProcessConfig, run_worker
-
-__all__ = [
-    "GatewayConfig",
-    "WorkerProcessConfig",
-    "app_record",
-    "load_models",
-    "resolve_ref",
-    "run_gateway",
-    "run_worker",
-]

@@ -1,8 +1,12 @@
 """``openfal gateway``: the HTTP surfaces alone, on a store shared with workers elsewhere.
 
 Any number of gateways can run behind a load balancer: they keep no state of their own.
-Each one also runs the store's housekeeping (requeue expired leases, purge old results,
-drop dead runners), so the cluster heals as long as one gateway or worker is up.
+What ``openfal serve`` keeps in its data dir is shared through the store instead: the
+secret that signs upload URLs and the webhook signing key (so every gateway accepts the
+URLs, and serves the JWKS of the key, that any other one uses). Each gateway also runs
+the store's housekeeping (requeue expired leases, purge old results, drop dead runners)
+and a webhook sender, so the cluster heals as long as one gateway or worker is up.
+Realtime websockets go to runners anywhere in the cluster (:class:`StoreBroker`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openfal import toolkit
 from openfal.cluster.apps import load_models
+from openfal.cluster.broker import StoreBroker
 from openfal.cluster.common import (
     run_async,
     setup_logging,
@@ -22,7 +28,7 @@ from openfal.cluster.common import (
     sweep_storage,
     uvicorn_server,
 )
-from openfal.gateway import AppRegistry, GatewaySettings, create_app
+from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.routes.files import Signer, UploadConfig
 from openfal.security import SecurityConfig, secure, signing_key, start_sender
 from openfal.storage import Storage
@@ -53,10 +59,20 @@ class GatewayConfig:
     housekeeping_interval: float = 1.0
     log_level: str = "info"
     security: SecurityConfig = field(default_factory=SecurityConfig)  # keys, limits, webhooks
+    # the base URL clients reach the gateways on (the load balancer), for file URLs
+    public_url: str | None = None  # else $OPENFAL_PUBLIC_URL, else http://host:port
 
     @property
     def storage(self) -> str:
         return self.storage_url or f"file://{(self.data_dir / 'files').absolute()}"
+
+    @property
+    def public(self) -> str:
+        given = self.public_url or os.environ.get("OPENFAL_PUBLIC_URL")
+        if given:
+            return given.rstrip("/")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
 
 async def gateway(cfg: GatewayConfig) -> None:
@@ -66,6 +82,10 @@ async def gateway(cfg: GatewayConfig) -> None:
         max_attempts=cfg.max_attempts,
     )
     await store.open()
+    # the gateway's input checks know which file URLs are this platform's own
+    toolkit.configure(
+        storage_url=cfg.storage, public_url=cfg.public, file_retention=cfg.upload_retention
+    )
     storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
     await storage.open()
     tasks = [
@@ -82,15 +102,21 @@ async def gateway(cfg: GatewayConfig) -> None:
             signer=Signer(await store.shared_secret("upload-signing")),
             default_retention=cfg.upload_retention,
         )
+        # realtime: runners of any worker; tokens minted by one gateway verify on all
+        app.state.broker = StoreBroker(store)
+        tokens.configure(
+            os.environ.get(tokens.SECRET_ENV) or await store.shared_secret("token-signing")
+        )
         key = await signing_key(store, None)  # the one every gateway and worker shares
         await secure(app, store, cfg.security, cfg.host, key, f"--store {cfg.store_url}")
         tasks.append(asyncio.create_task(_send_webhooks(store, cfg.security, key)))
         log.info(
-            "openfal gateway on http://%s:%d (store %s, files %s)",
+            "openfal gateway on http://%s:%d (store %s, files %s, public URL %s)",
             cfg.host,
             cfg.port,
             cfg.store_url,
             storage,
+            cfg.public,
         )
         await uvicorn_server(app, cfg.host, cfg.port, cfg.log_level).serve()
     finally:

@@ -18,12 +18,14 @@ import logging
 import math
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
 from openfal.cluster.common import run_async, setup_logging, shared_store_url
 from openfal.security import SecurityConfig, signing_key, start_sender
 from openfal.store import AppRecord, Store
+from openfal.toolkit._gateway import ENV_UPLOAD_KEY, ENV_UPLOAD_URL
+from openfal.toolkit._settings import ToolkitSettings
 from openfal.worker import Worker, WorkerConfig
 
 log = logging.getLogger("openfal")
@@ -36,8 +38,12 @@ class WorkerProcessConfig:
     builtins: bool = True
     only_listed: bool = False  # serve only the --app apps, not others registered
     gpus: list[str] | None = None
-    gateway_url: str | None = None  # where runners reach a gateway (uploads without S3)
+    # the gateways' public URL: file URLs start with it, and runners upload through it
+    # when this host does not share the storage
+    gateway_url: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_PUBLIC_URL"))
+    gateway_key: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_GATEWAY_KEY"))
     storage_url: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_STORAGE_URL"))
+    file_retention: float = 7 * 24 * 3600.0  # seconds a runner's output file lives
     runner_host: str = "127.0.0.1"
     advertise_host: str | None = None
     host: str | None = None
@@ -51,24 +57,43 @@ class WorkerProcessConfig:
     security: SecurityConfig = field(default_factory=SecurityConfig)  # webhook delivery
 
     def runner_env(self) -> dict[str, str]:
-        env = {}
-        if self.storage_url:
-            env["OPENFAL_STORAGE_URL"] = self.storage_url
-        if self.gateway_url:
-            env["OPENFAL_GATEWAY_URL"] = self.gateway_url.rstrip("/")
+        """The runners' file context (see ``openfal.toolkit``): shared storage written
+        directly, else uploads through a gateway, else ``data:`` URIs."""
+        public = self.gateway_url.rstrip("/") if self.gateway_url else None
+        files = replace(
+            ToolkitSettings.from_env(),
+            storage_url=self.storage_url,
+            public_url=public,
+            file_retention=self.file_retention,
+        )
+        env = files.as_env()
+        if public and not self.storage_url:
+            env[ENV_UPLOAD_URL] = f"{public}/rest/storage/upload"
+            if self.gateway_key:
+                env[ENV_UPLOAD_KEY] = self.gateway_key
+        elif not public:
+            log.warning(
+                "no --gateway-url: files that apps make are returned inline as data: URIs"
+            )
         return env
 
 
 class AppWatcher:
     """Keeps the worker's apps in line with the store's registrations."""
 
-    def __init__(self, worker: Worker, store: Store, listed: set[str], only_listed: bool):
+    def __init__(
+        self, worker: Worker, store: Store, listed: dict[str, str], only_listed: bool
+    ) -> None:
         self.worker, self.store = worker, store
-        self.listed, self.only_listed = listed, only_listed
+        self.listed, self.only_listed = listed, only_listed  # app id -> ref given with --app
         self._unloadable: dict[str, tuple[str, str]] = {}  # app id -> registration that failed
 
     async def sync(self) -> None:
         records = {r.app_id: r for r in await self.store.list_apps()}
+        for app_id, ref in self.listed.items():
+            if app_id not in records:  # e.g. a Redis without persistence restarted
+                log.warning("app %s is not registered any more: registering it again", app_id)
+                records[app_id] = await register(self.store, ref)
         for app_id in list(self.worker.pools):
             if app_id not in records:
                 log.info("app %s was unregistered: draining it", app_id)
@@ -171,10 +196,10 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
         await worker.start()
         builtins = installed(BUILTIN_APPS) if cfg.builtins else []
         refs = builtins + [resolve_ref(r) for r in cfg.apps]
-        listed = set()
+        listed: dict[str, str] = {}
         for ref in refs:
             record = await register(store, ref)
-            listed.add(record.app_id)
+            listed[record.app_id] = ref
             await worker.add_app(record)
             log.info("app %s (%s)", record.app_id, ref)
         watcher = AppWatcher(worker, store, listed, cfg.only_listed)

@@ -8,6 +8,11 @@ Key layout (under the store's prefix)::
     workers                hash    worker_id -> JSON WorkerInfo
     workers:exp            zset    worker ids by expires_at
     secret:{name}          string  shared secrets (set once, NX)
+    session:{id}           hash    a realtime session: app_id, runner_id ('' = waiting),
+                                   expires_at
+    sessions               zset    session ids by expires_at (every app)
+    sessions:app:{app_id}  zset    the same, per app (waiting and attached)
+    sessions:runner:{id}   zset    the sessions attached to one runner
 
 Acquire, heartbeat, retire, release and purge are Lua scripts: counting an app's live
 slots and taking one cannot interleave with another worker doing the same. As in the
@@ -24,7 +29,13 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
-from openfal.store.runners import RunnerInfo, RunnerRegistry, SlotState, WorkerInfo
+from openfal.store.runners import (
+    RunnerInfo,
+    RunnerRegistry,
+    SessionCounts,
+    SlotState,
+    WorkerInfo,
+)
 
 _INTS = frozenset({"in_flight", "max_multiplexing"})
 _FLOATS = frozenset({"started_at", "heartbeat_at", "expires_at"})
@@ -107,6 +118,98 @@ drop(ARGV[1], ARGV[2])
 return 1
 """
 
+_SESSIONS = """
+local function live(P, rid, t)
+  local score = redis.call('ZSCORE', P .. 'runners', rid)
+  return score ~= false and score ~= nil and tonumber(score) >= tonumber(t)
+end
+local function forget(P, sid)
+  local h = redis.call('HMGET', P .. 'session:' .. sid, 'app_id', 'runner_id')
+  if h[2] and h[2] ~= '' then redis.call('ZREM', P .. 'sessions:runner:' .. h[2], sid) end
+  if h[1] then redis.call('ZREM', P .. 'sessions:app:' .. h[1], sid) end
+  redis.call('ZREM', P .. 'sessions', sid)
+  redis.call('DEL', P .. 'session:' .. sid)
+end
+"""
+
+# ARGV: prefix, app, session id, t, expires  -> the runner (HGETALL), or false: waiting
+_SESSION_OPEN = """
+local P, app, sid, t, exp = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local akey = P .. 'sessions:app:' .. app
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', akey, '-inf', '(' .. t)) do forget(P, old) end
+local cur = redis.call('HGET', P .. 'session:' .. sid, 'runner_id')
+local chosen = nil
+if cur and cur ~= '' and live(P, cur, t) then
+  chosen = cur
+else
+  if cur and cur ~= '' then redis.call('ZREM', P .. 'sessions:runner:' .. cur, sid) end
+  local best_load, best_started
+  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'runners:app:' .. app, t, '+inf')) do
+    local h = redis.call('HMGET', P .. 'runner:' .. rid, 'state', 'in_flight',
+                         'max_multiplexing', 'started_at')
+    if h[1] == 'READY' then
+      local load = tonumber(h[2]) + redis.call('ZCOUNT', P .. 'sessions:runner:' .. rid, t, '+inf')
+      local started = tonumber(h[4])
+      if load < tonumber(h[3]) and (chosen == nil or load < best_load
+          or (load == best_load and started < best_started)) then
+        chosen, best_load, best_started = rid, load, started
+      end
+    end
+  end
+end
+redis.call('HSET', P .. 'session:' .. sid, 'app_id', app, 'runner_id', chosen or '',
+           'expires_at', exp)
+redis.call('ZADD', akey, exp, sid)
+redis.call('ZADD', P .. 'sessions', exp, sid)
+if chosen then
+  redis.call('ZADD', P .. 'sessions:runner:' .. chosen, exp, sid)
+  return redis.call('HGETALL', P .. 'runner:' .. chosen)
+end
+return false
+"""
+
+# ARGV: prefix, session id, t, expires  -> 1 renewed, 0 gone
+_SESSION_RENEW = """
+local P, sid, t, exp = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local h = redis.call('HMGET', P .. 'session:' .. sid, 'app_id', 'runner_id', 'expires_at')
+if not h[1] then return 0 end
+if h[2] == '' or tonumber(h[3]) < tonumber(t) or not live(P, h[2], t) then
+  forget(P, sid)
+  return 0
+end
+redis.call('HSET', P .. 'session:' .. sid, 'expires_at', exp)
+redis.call('ZADD', P .. 'sessions:app:' .. h[1], exp, sid)
+redis.call('ZADD', P .. 'sessions:runner:' .. h[2], exp, sid)
+redis.call('ZADD', P .. 'sessions', exp, sid)
+return 1
+"""
+
+# ARGV: prefix, session id
+_SESSION_CLOSE = """
+forget(ARGV[1], ARGV[2])
+return 1
+"""
+
+# ARGV: prefix, app, t  -> waiting, runner1, count1, ...
+_SESSION_COUNTS = """
+local P, app, t = ARGV[1], ARGV[2], ARGV[3]
+local waiting, attached, out = 0, {}, {}
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'sessions:app:' .. app, t, '+inf')) do
+  local rid = redis.call('HGET', P .. 'session:' .. sid, 'runner_id')
+  if rid == '' then
+    waiting = waiting + 1
+  elseif rid and live(P, rid, t) then
+    attached[rid] = (attached[rid] or 0) + 1
+  end
+end
+out[1] = waiting
+for rid, n in pairs(attached) do
+  out[#out + 1] = rid
+  out[#out + 1] = n
+end
+return out
+"""
+
 # ARGV: prefix, t  -> the number of runner records deleted
 _PURGE = """
 local P, t = ARGV[1], ARGV[2]
@@ -115,6 +218,9 @@ for _, id in ipairs(ids) do drop(P, id) end
 for _, w in ipairs(redis.call('ZRANGEBYSCORE', P .. 'workers:exp', '-inf', '(' .. t)) do
   redis.call('HDEL', P .. 'workers', w)
   redis.call('ZREM', P .. 'workers:exp', w)
+end
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'sessions', '-inf', '(' .. t)) do
+  forget(P, sid)
 end
 return #ids
 """
@@ -157,7 +263,7 @@ class RedisRunners(RunnerRegistry):
         if key not in cache:
             if len(cache) > 16:  # clients come and go when the store reconnects
                 cache.clear()
-            cache[key] = client.register_script(_DROP + body)
+            cache[key] = client.register_script(_DROP + _SESSIONS + body)
         return cache[key]
 
     async def _runner_acquire(self, rec: RunnerInfo, limit: int, t: float) -> bool:
@@ -195,6 +301,30 @@ class RedisRunners(RunnerRegistry):
                 pipe.hgetall(self.prefix + "runner:" + runner_id.decode())
             raws = await pipe.execute()
         return [_decode(raw) for raw in raws if raw]
+
+    async def _session_open(
+        self, app_id: str, session_id: str, t: float, expires: float
+    ) -> RunnerInfo | None:
+        script = await self._runners_script("session_open", _SESSION_OPEN)
+        raw = await script(args=[self.prefix, app_id, session_id, repr(t), repr(expires)])
+        if not raw:
+            return None
+        return _decode(dict(zip(raw[::2], raw[1::2], strict=True)))
+
+    async def _session_renew(self, session_id: str, t: float, expires: float) -> bool:
+        script = await self._runners_script("session_renew", _SESSION_RENEW)
+        return bool(await script(args=[self.prefix, session_id, repr(t), repr(expires)]))
+
+    async def _session_close(self, session_id: str) -> None:
+        script = await self._runners_script("session_close", _SESSION_CLOSE)
+        await script(args=[self.prefix, session_id])
+
+    async def _session_counts(self, app_id: str, t: float) -> SessionCounts:
+        script = await self._runners_script("session_counts", _SESSION_COUNTS)
+        raw = await script(args=[self.prefix, app_id, repr(t)])
+        rest = raw[1:]
+        by_runner = {rid.decode(): int(n) for rid, n in zip(rest[::2], rest[1::2], strict=True)}
+        return SessionCounts(int(raw[0]), by_runner)
 
     async def _worker_put(self, info: WorkerInfo) -> None:
         async with (await self._r()).pipeline(transaction=True) as pipe:

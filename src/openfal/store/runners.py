@@ -12,6 +12,13 @@ Slot life::
          │ count < limit, atomically           │                   │ live non-STOPPING > keep
          └─────────────────────────────────────┴───────────────────┴──▶ release_runner / expiry
 
+Realtime sessions take a runner the same way across machines (:meth:`open_session`): a
+gateway attaches a session to a READY runner whose requests plus sessions leave a
+multiplexing slot free, renews it while the websocket is open, and closes it after. A
+session that finds no such runner is recorded as *waiting*: workers count waiting and
+attached sessions as demand when they scale, and count attached ones against each
+runner's ``max_multiplexing`` when they dispatch.
+
 Workers advertise themselves the same way (:meth:`heartbeat_worker`), with their apps and
 free GPUs, for ``openfal workers list``. Both records carry only what a listing, an
 autoscaler or a realtime relay needs; the runner process itself is the worker's business.
@@ -89,6 +96,18 @@ class WorkerInfo:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+@dataclass(frozen=True)
+class SessionCounts:
+    """An app's live realtime sessions: waiting for a runner, and attached per runner."""
+
+    waiting: int = 0
+    by_runner: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.waiting + sum(self.by_runner.values())
+
+
 class RunnerRegistry(abc.ABC):
     """Store mixin: runner slots and the worker list. Backends implement the hooks; every
     hook that decides on a slot is atomic (one Lua script, one SQLite transaction)."""
@@ -126,6 +145,26 @@ class RunnerRegistry(abc.ABC):
         """Live runners, oldest first."""
         runners = await self._runner_list(app_id, now())
         return sorted(runners, key=lambda r: (r.started_at, r.runner_id))
+
+    async def open_session(self, app_id: str, session_id: str, ttl: float) -> RunnerInfo | None:
+        """Attach session ``session_id`` to the least loaded READY runner of ``app_id`` with
+        a free slot (requests plus sessions below ``max_multiplexing``) and return it; None
+        when there is none, the session then waits (and counts as demand) for ``ttl``
+        seconds. Calling it again for a waiting session tries again; for an attached one it
+        returns the same runner."""
+        t = now()
+        return await self._session_open(app_id, session_id, t, t + ttl)
+
+    async def renew_session(self, session_id: str, ttl: float) -> bool:
+        """Keep an attached session alive; False when it expired or its runner is gone."""
+        t = now()
+        return await self._session_renew(session_id, t, t + ttl)
+
+    async def close_session(self, session_id: str) -> None:
+        await self._session_close(session_id)
+
+    async def session_counts(self, app_id: str) -> SessionCounts:
+        return await self._session_counts(app_id, now())
 
     async def heartbeat_worker(self, info: WorkerInfo, ttl: float) -> None:
         t = now()
@@ -171,6 +210,25 @@ class RunnerRegistry(abc.ABC):
     @abc.abstractmethod
     async def _runner_list(self, app_id: str | None, t: float) -> list[RunnerInfo]:
         """Records that have not expired at ``t``."""
+
+    @abc.abstractmethod
+    async def _session_open(
+        self, app_id: str, session_id: str, t: float, expires: float
+    ) -> RunnerInfo | None:
+        """Atomically: drop the app's sessions expired at ``t``; keep an attached session
+        on its runner if that runner is live, else pick the live READY runner with the
+        lowest in_flight + attached sessions below its max_multiplexing; record the
+        session (attached, or waiting with no runner) until ``expires``."""
+
+    @abc.abstractmethod
+    async def _session_renew(self, session_id: str, t: float, expires: float) -> bool: ...
+
+    @abc.abstractmethod
+    async def _session_close(self, session_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def _session_counts(self, app_id: str, t: float) -> SessionCounts:
+        """Sessions of ``app_id`` live at ``t``."""
 
     @abc.abstractmethod
     async def _worker_put(self, info: WorkerInfo) -> None: ...

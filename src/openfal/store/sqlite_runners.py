@@ -14,7 +14,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from openfal.store.runners import RunnerInfo, RunnerRegistry, SlotState, WorkerInfo
+from openfal.store.runners import (
+    RunnerInfo,
+    RunnerRegistry,
+    SessionCounts,
+    SlotState,
+    WorkerInfo,
+)
 
 _T = TypeVar("_T")
 
@@ -25,7 +31,16 @@ RUNNER_SCHEMA = [
     "CREATE TABLE IF NOT EXISTS workers (worker_id TEXT PRIMARY KEY,"
     " expires_at REAL NOT NULL, data TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    # runner_id NULL: waiting for a runner
+    "CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, app_id TEXT NOT NULL,"
+    " runner_id TEXT, expires_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS sessions_app ON sessions (app_id, expires_at)",
 ]
+
+_ATTACHED = (
+    "SELECT runner_id, COUNT(*) FROM sessions WHERE app_id = ? AND runner_id IS NOT NULL"
+    " AND expires_at >= ? AND session_id != ? GROUP BY runner_id"
+)
 
 _UPSERT = (
     "INSERT OR REPLACE INTO runners (runner_id, app_id, state, expires_at, data)"
@@ -125,6 +140,84 @@ class SQLiteRunners(RunnerRegistry):
         rows = await self._run(lambda conn: conn.execute(sql, params).fetchall())
         return [RunnerInfo.from_json(json.loads(row[0])) for row in rows]
 
+    async def _session_open(
+        self, app_id: str, session_id: str, t: float, expires: float
+    ) -> RunnerInfo | None:
+        def tx(conn: sqlite3.Connection) -> RunnerInfo | None:
+            conn.execute("DELETE FROM sessions WHERE app_id = ? AND expires_at < ?", (app_id, t))
+            live = {
+                r.runner_id: r
+                for r in (
+                    RunnerInfo.from_json(json.loads(row[0]))
+                    for row in conn.execute(
+                        "SELECT data FROM runners WHERE app_id = ? AND expires_at >= ?", (app_id, t)
+                    )
+                )
+            }
+            row = conn.execute(
+                "SELECT runner_id FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            chosen = live.get(row[0]) if row is not None and row[0] else None
+            if chosen is None:
+                load = dict(conn.execute(_ATTACHED, (app_id, t, session_id)).fetchall())
+                free = [
+                    r
+                    for r in live.values()
+                    if r.state is SlotState.READY
+                    and r.in_flight + load.get(r.runner_id, 0) < r.max_multiplexing
+                ]
+                if free:
+                    chosen = min(
+                        free, key=lambda r: (r.in_flight + load.get(r.runner_id, 0), r.started_at)
+                    )
+            conn.execute(
+                "INSERT OR REPLACE INTO sessions (session_id, app_id, runner_id, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (session_id, app_id, chosen.runner_id if chosen else None, expires),
+            )
+            return chosen
+
+        return await self._run(lambda conn: _write(conn, tx))
+
+    async def _session_renew(self, session_id: str, t: float, expires: float) -> bool:
+        def tx(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT s.expires_at, r.expires_at FROM sessions s"
+                " LEFT JOIN runners r ON r.runner_id = s.runner_id WHERE s.session_id = ?",
+                (session_id,),
+            ).fetchone()
+            if row is None or row[0] < t or row[1] is None or row[1] < t:
+                conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+                return False
+            conn.execute(
+                "UPDATE sessions SET expires_at = ? WHERE session_id = ?", (expires, session_id)
+            )
+            return True
+
+        return await self._run(lambda conn: _write(conn, tx))
+
+    async def _session_close(self, session_id: str) -> None:
+        await self._run(
+            lambda conn: conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        )
+
+    async def _session_counts(self, app_id: str, t: float) -> SessionCounts:
+        def op(conn: sqlite3.Connection) -> SessionCounts:
+            waiting = conn.execute(
+                "SELECT COUNT(*) FROM sessions WHERE app_id = ? AND runner_id IS NULL"
+                " AND expires_at >= ?",
+                (app_id, t),
+            ).fetchone()[0]
+            attached = conn.execute(
+                "SELECT s.runner_id, COUNT(*) FROM sessions s JOIN runners r"
+                " ON r.runner_id = s.runner_id WHERE s.app_id = ? AND s.expires_at >= ?"
+                " AND r.expires_at >= ? GROUP BY s.runner_id",
+                (app_id, t, t),
+            ).fetchall()
+            return SessionCounts(int(waiting), {str(k): int(v) for k, v in attached})
+
+        return await self._run(op)
+
     async def _worker_put(self, info: WorkerInfo) -> None:
         values = (info.worker_id, info.expires_at, json.dumps(info.to_json()))
         await self._run(
@@ -150,6 +243,7 @@ class SQLiteRunners(RunnerRegistry):
     async def _registry_purge(self, t: float) -> int:
         def tx(conn: sqlite3.Connection) -> int:
             conn.execute("DELETE FROM workers WHERE expires_at < ?", (t,))
+            conn.execute("DELETE FROM sessions WHERE expires_at < ?", (t,))
             return conn.execute("DELETE FROM runners WHERE expires_at < ?", (t,)).rowcount
 
         return await self._run(lambda conn: _write(conn, tx))

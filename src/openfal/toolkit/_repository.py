@@ -9,9 +9,11 @@ Repositories by name (``repository=`` of ``File.from_bytes`` and friends):
   ``<OPENFAL_PUBLIC_URL>/files/<key>``. Outside one (plain Python, ``openfal run`` without
   those variables) files become ``data:`` URIs, so code that makes files still runs.
 
-Other transports (such as uploading through the gateway when storage is not shared) are a
-``FileRepository`` subclass plus a branch in ``default_repository()``, or a name added with
-``register_repository``.
+  Failing that, a runner started with ``OPENFAL_UPLOAD_URL`` uploads through a gateway
+  (``openfal worker --gateway-url`` on a host that does not share the storage).
+
+Other transports are a ``FileRepository`` subclass plus a branch in
+``default_repository()``, or a name added with ``register_repository``.
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def default_repository() -> FileRepository:
     s = settings()
     if s.storage_url and s.public_url:
         return StorageRepository(s.storage_url, s.public_url, s.file_retention)
-    return InMemoryRepository()
+    from openfal.toolkit._gateway import gateway_repository  # a worker without shared storage
+
+    return gateway_repository(s.file_retention) or InMemoryRepository()
 
 
 _REPOSITORIES: dict[str, Callable[[], FileRepository]] = {"in_memory": InMemoryRepository}

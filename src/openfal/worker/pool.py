@@ -34,6 +34,7 @@ from openfal.worker.runner_process import (
 log = logging.getLogger("openfal.worker")
 
 MAX_START_FAILURES = 3  # consecutive failed starts before queued requests are failed
+RESCALE_EVERY = 0.05  # seconds between two scaling decisions, at least
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,12 @@ class AppPool:
         self._start_failures = 0
         self._next_start_at = 0.0
         self._pending_since: float | None = None
-        self.waiting_sessions = 0  # realtime sessions waiting for a runner slot
-        self.active_sessions = 0  # realtime sessions holding one (requests are in the store)
+        # realtime sessions that gateways elsewhere attached to our runners through the
+        # store (StoreBroker; read each rescale): they hold multiplexing slots like requests
+        self.sessions: dict[str, int] = {}
+        # realtime sessions of this process's own gateway (LocalBroker, ``openfal serve``)
+        self.waiting_sessions = 0  # waiting for a runner slot
+        self.active_sessions = 0  # holding one (counted in the runner's in_flight)
         self.start_error: str | None = None  # why the last runner failed to start
         self.failed_starts = 0  # ever, on this pool
 
@@ -154,18 +159,22 @@ class AppPool:
 
     # -- dispatch
 
+    def load(self, runner: RunnerProcess) -> int:
+        """Requests this worker runs on ``runner`` plus realtime sessions attached to it."""
+        return runner.in_flight + self.sessions.get(runner.id, 0)
+
     def free_runner(self, hint: str | None = None) -> RunnerProcess | None:
         free = [
             r
             for r in self.runners
-            if r.state is RunnerState.READY and r.in_flight < self.scaling.max_multiplexing
+            if r.state is RunnerState.READY and self.load(r) < self.scaling.max_multiplexing
         ]
         if not free:
             return None
         if hint:
             matching = [r for r in free if hint in r.hints]
             free = matching or free
-        return min(free, key=lambda r: r.in_flight)
+        return min(free, key=self.load)
 
     async def _dispatch_loop(self) -> None:
         while self._accepting:
@@ -282,18 +291,27 @@ class AppPool:
 
     async def _scale_loop(self) -> None:
         while self._accepting:
+            started = time.monotonic()
             try:
                 await self.rescale()
-            except Exception:
-                log.exception("scaling %s failed", self.app_id)
+            except Exception as e:  # the store may be restarting: try again next tick
+                log.warning("scaling %s failed: %s: %s", self.app_id, type(e).__name__, e)
             await self.store.wait_for_work(self.tick)
+            # a burst of submits wakes this loop once per request: decide at most every
+            # RESCALE_EVERY seconds (each decision reads the store three times)
+            await asyncio.sleep(max(0.0, started + RESCALE_EVERY - time.monotonic()))
 
     async def rescale(self) -> None:
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
         depth = await self.store.queue_depth(self.app_id)
         busy = await self.store.in_progress(self.app_id)  # anywhere in the cluster
-        sessions = self.waiting_sessions + self.active_sessions  # this host's realtime demand
-        needed = self.scaling.runners_needed(depth + busy + sessions)
+        remote = await self.store.session_counts(self.app_id)  # from gateways elsewhere
+        self.sessions = remote.by_runner
+        for r in self.runners:
+            if self.sessions.get(r.id):
+                r.last_used = time.monotonic()  # keep_alive counts from the session's end
+        local = self.waiting_sessions + self.active_sessions  # this process's gateway
+        needed = self.scaling.runners_needed(depth + busy + remote.total + local)
         cluster = await self.store.list_runners(self.app_id)
         if len(cluster) < needed:
             if self._scale_up_allowed(depth, cluster):
@@ -321,7 +339,7 @@ class AppPool:
                 r
                 for r in self.runners
                 if r.state is RunnerState.READY
-                and r.in_flight == 0
+                and self.load(r) == 0
                 and time.monotonic() - r.last_used >= self.scaling.keep_alive
             ),
             key=lambda r: r.last_used,

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ class Worker:
         self.gpus = GpuPool(self.config.gpus)
         self.pools: dict[str, AppPool] = {}
         self.draining = False
+        self.started_at = time.time()
         self._ctx: PoolContext | None = None
         self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -102,14 +104,23 @@ class Worker:
         self.pools[app.app_id] = pool
         pool.start()
         if old is not None:
-            task = asyncio.create_task(old.stop(drain=float("inf")))
-            self._retiring[old] = task
-            task.add_done_callback(lambda _: self._retiring.pop(old, None))
+            self._retire(old, float("inf"))
+        with contextlib.suppress(Exception):  # advertise the new app now, not at the next beat
+            await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
 
     async def remove_app(self, app_id: str, drain: float = float("inf")) -> None:
+        """Stop serving ``app_id``: its pool drains in the background (its runners keep
+        their heartbeat meanwhile)."""
         pool = self.pools.pop(app_id, None)
         if pool is not None:
-            await pool.stop(drain=drain)
+            self._retire(pool, drain)
+            with contextlib.suppress(Exception):
+                await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
+
+    def _retire(self, pool: AppPool, drain: float) -> None:
+        task = asyncio.create_task(pool.stop(drain=drain))
+        self._retiring[pool] = task
+        task.add_done_callback(lambda _: self._retiring.pop(pool, None))
 
     @property
     def in_flight(self) -> int:
@@ -154,6 +165,7 @@ class Worker:
             gpus=self.gpus.all,
             free_gpus=self.gpus.free,
             draining=self.draining,
+            started_at=self.started_at,
         )
 
     async def _heartbeat_loop(self) -> None:
