@@ -81,13 +81,13 @@ async def round_trips(url: str, frames: int, warmup: int = 20) -> list[float]:
     return times
 
 
-def runner_port(base: str) -> int:
-    """The port of the app's runner (one is started by the first gateway session)."""
+def runner_url(base: str) -> str:
+    """The base URL of the app's runner (one is started by the first gateway session)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ready = [r for r in httpx.get(f"{base}/rest/runners").json() if r["state"] == "READY"]
         if ready:
-            return int(ready[0]["port"])
+            return str(ready[0]["url"])
         time.sleep(0.1)
     raise SystemExit("no runner became ready")
 
@@ -101,7 +101,7 @@ async def measure(port: int, frames: int, rounds: int) -> dict[str, list[float]]
     gateway = f"ws://127.0.0.1:{port}/bench/echo/realtime"
     results: dict[str, list[float]] = {"gateway": [], "direct": []}
     results["gateway"] += await round_trips(gateway, frames)  # also starts the runner
-    direct = f"ws://127.0.0.1:{runner_port(f'http://127.0.0.1:{port}')}/realtime"
+    direct = runner_url(f"http://127.0.0.1:{port}").replace("http", "ws", 1) + "/realtime"
     results["direct"] += await round_trips(direct, frames)
     for _ in range(rounds - 1):
         results["gateway"] += await round_trips(gateway, frames)

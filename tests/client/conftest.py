@@ -19,7 +19,8 @@ FLAVORS = ["openfal-sync", "openfal-async", "fal_client-sync", "fal_client-async
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     """One ``openfal serve`` for a whole test module (runners stay warm between tests)."""
     s = Serve(
-        Path(tmp_path_factory.mktemp("client")), ["steps", "sleeper", "echo", "file_output"]
+        Path(tmp_path_factory.mktemp("client")),
+        ["steps", "sleeper", "echo", "file_output", "streamer", "realtime"],
     ).start()
     yield s
     s.stop()

@@ -196,6 +196,7 @@ def test_status_stream_accumulates_log_lines(drive, fake):
         status("IN_QUEUE", queue_position=1),
         status("IN_PROGRESS", ["a"], progress={"step": 1, "total": 2}),
         status("IN_PROGRESS", ["b"]),
+        status("IN_PROGRESS", []),  # nothing new: not reported again
         status("COMPLETED", [], metrics={"inference_time": 0.1}),
     )
     d = drive()

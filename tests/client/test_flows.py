@@ -120,3 +120,13 @@ def test_client_timeout_cancels_and_raises(flavor: Flavor, server: Serve):
         what="the timed-out request to be cancelled",
     )
     assert final["error_type"] == "client_cancelled"
+
+
+def test_stream(flavor: Flavor):
+    events = list(flavor.stream("test/streamer", {"count": 3, "prompt": "py"}))
+    assert [e["text"] for e in events] == ["py0", "py1", "py2"]
+    assert [e["partial"] for e in events] == [True, True, False]
+    if flavor.name.startswith("openfal"):  # fal_client raises httpx_sse.SSEError instead
+        with pytest.raises(flavor.types.FalClientHTTPError) as e:
+            list(flavor.stream("test/streamer", {"count": 3, "fail_before": True}))
+        assert e.value.status_code == 418

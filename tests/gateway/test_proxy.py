@@ -8,8 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from openfal.gateway import AppRegistry, create_app
+from openfal.gateway.auth import AuthSettings
 from openfal.gateway.settings import GatewaySettings
 from openfal.sdk import describe, endpoint_models, load_app
 from openfal.storage import Storage
@@ -20,7 +22,7 @@ PROXY = "/api/fal/proxy"
 
 
 @pytest.fixture
-async def gw(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Store]]:
+async def gw(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Store, Starlette]]:
     store = Store.from_url("memory://")
     await store.open()
     storage = Storage.from_url(f"file://{tmp_path / 'files'}", fsync=False)
@@ -35,7 +37,7 @@ async def gw(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Store]]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as c:
-        yield c, store
+        yield c, store, app
     await storage.close()
     await store.close()
 
@@ -45,7 +47,7 @@ def via(target: str, **headers: str) -> dict[str, str]:
 
 
 async def test_queue_calls_through_the_proxy_keep_method_body_and_query(gw):
-    c, store = gw
+    c, store, _ = gw
     r = await c.post(
         PROXY,
         json={"message": "hi"},
@@ -69,7 +71,7 @@ async def test_queue_calls_through_the_proxy_keep_method_body_and_query(gw):
 
 
 async def test_status_stream_passes_through(gw):
-    c, store = gw
+    c, store, _ = gw
     rid = (await c.post("/queue/openfal/echo", json={"message": "x"})).json()["request_id"]
     rec = await store.claim(["openfal/echo"], "w")
     assert rec is not None and rec.id == rid
@@ -85,7 +87,7 @@ async def test_status_stream_passes_through(gw):
 
 
 async def test_rest_and_own_host_targets(gw):
-    c, _ = gw
+    c, _, _ = gw
     r = await c.post(
         PROXY,
         json={"file_name": "a.txt", "content_type": "text/plain"},
@@ -105,20 +107,37 @@ async def test_rest_and_own_host_targets(gw):
     ["https://evil.example/openfal/echo", "https://fal.run:8443/x/y", "ftp://fal.run/x", "/x"],
 )
 async def test_other_targets_are_refused(gw, target):
-    c, _ = gw
+    c, _, _ = gw
     r = await c.post(PROXY, json={}, headers=via(target))
     assert r.status_code == 400
     assert "x-fal-target-url" in r.json()["detail"]
 
 
 async def test_missing_target_header(gw):
-    c, _ = gw
+    c, _, _ = gw
     r = await c.post(PROXY, json={})
     assert r.status_code == 400 and "x-fal-target-url" in r.json()["detail"]
 
 
+async def test_the_target_is_authenticated_not_the_proxy(gw):
+    c, _, app = gw
+    app.state.auth = AuthSettings(open_without_keys=False)  # keys required
+    r = await c.get(PROXY, headers=via("https://fal.run/health"))
+    assert r.status_code == 200  # a public target needs no key through the proxy either
+    r = await c.post(
+        PROXY, json={"message": "hi"}, headers=via("https://queue.fal.run/openfal/echo")
+    )
+    assert r.status_code == 401
+    r = await c.post(
+        PROXY,
+        json={"message": "hi"},
+        headers=via("https://queue.fal.run/openfal/echo", authorization="Key nope:nope"),
+    )
+    assert r.status_code == 401
+
+
 async def test_cors_preflight_and_responses(gw):
-    c, _ = gw
+    c, _, _ = gw
     asked = "authorization, content-type, x-fal-target-url, x-fal-queue-priority"
     r = await c.options(
         PROXY,

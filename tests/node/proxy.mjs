@@ -1,9 +1,20 @@
 // The official @fal-ai/client, unmodified, talking to openfal only through /api/fal/proxy
 // (PROTOCOL.md §11, §12.2 option C). Prints one JSON object with what it saw.
-// env: OPENFAL_URL (the server), OPENFAL_STREAM_APP (an app with a /stream endpoint, or unset)
+// env: OPENFAL_URL (the server, serving the fixture apps steps, sleeper, streamer, realtime)
 import { ApiError, createFalClient } from "@fal-ai/client";
+import WebSocket from "ws";
 
 const base = process.env.OPENFAL_URL;
+
+// realtime is never proxied: the client opens wss://fal.run/... itself (README "Clients")
+const sockets = [];
+globalThis.WebSocket = class extends WebSocket {
+  constructor(url, protocols) {
+    const local = String(url).replace("wss://fal.run/", `${base.replace(/^http/, "ws")}/`);
+    sockets.push(local.split("?")[0]);
+    super(local, protocols);
+  }
+};
 const fetched = [];
 const fal = createFalClient({
   credentials: "local-dev-key",
@@ -79,12 +90,24 @@ const url = await fal.storage.upload(blob);
 const downloaded = await fetch(url);
 out.upload = { url, status: downloaded.status, text: await downloaded.text() };
 
-if (process.env.OPENFAL_STREAM_APP) {
-  const stream = await fal.stream(process.env.OPENFAL_STREAM_APP, { input: JSON.parse(process.env.OPENFAL_STREAM_INPUT ?? "{}") });
-  const events = [];
-  for await (const event of stream) events.push(event);
-  out.stream = { events, done: await stream.done() };
-}
+const stream = await fal.stream("test/streamer", { input: { count: 3, prompt: "js" } });
+const events = [];
+for await (const event of stream) events.push(event);
+const last = await stream.done();
+out.stream = { texts: events.map((e) => e.text), partial: events.map((e) => e.partial), last: last.text };
+
+const live = await new Promise((resolve, reject) => {
+  const connection = fal.realtime.connect("test/live", {
+    throttleInterval: 0,
+    onResult: (result) => {
+      connection.close();
+      resolve(result);
+    },
+    onError: reject,
+  });
+  connection.send({ prompt: "through the shim", n: 5 });
+});
+out.realtime = { echo: live.echo, n: live.n, sockets };
 
 out.fetched = fetched;
 console.log(JSON.stringify(out));

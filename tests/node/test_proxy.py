@@ -1,5 +1,6 @@
 """The official ``@fal-ai/client`` (npm) through ``/api/fal/proxy``: run, subscribe with
-logs (polling and status streaming), queue submit/status/result/cancel, a 422, storage upload."""
+logs (polling and status streaming), queue submit/status/result/cancel, a 422, stream,
+storage upload, and realtime (its token through the proxy, its socket through a shim)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Serve]:
-    s = Serve(tmp_path / "data", ["steps", "sleeper"]).start()
+    s = Serve(tmp_path / "data", ["steps", "sleeper", "streamer", "realtime"]).start()
     yield s
     s.stop()
 
@@ -47,6 +48,18 @@ def test_official_js_client_through_the_proxy(server: Serve):
 
     assert out["validation"] == {"status": 422, "fields": [["body", "steps"]]}
 
+    assert out["stream"] == {
+        "texts": ["js0", "js1", "js2"],
+        "partial": [True, True, False],
+        "last": "js2",
+    }
+
+    assert out["realtime"] == {
+        "echo": "through the shim",
+        "n": 5,
+        "sockets": [f"ws://127.0.0.1:{server.port}/test/live/realtime"],
+    }
+
     upload = out["upload"]
     assert upload["url"].startswith(f"{server.url}/files/")
     assert (upload["status"], upload["text"]) == (200, "hello from @fal-ai/client")
@@ -58,3 +71,4 @@ def test_official_js_client_through_the_proxy(server: Serve):
     hosts = {f["target"].split("/")[2] for f in proxied}
     assert hosts == {"fal.run", "queue.fal.run", "rest.fal.ai"}
     assert all(f["url"].startswith(server.url) for f in out["fetched"])
+    assert "https://rest.fal.ai/tokens/" in {f["target"] for f in proxied}  # realtime's token

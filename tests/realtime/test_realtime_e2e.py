@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import fal_client
 import httpx
+import jwt
 import msgpack
 import pytest
 from fal_client.client import RealtimeError
@@ -161,3 +164,40 @@ def test_each_session_holds_a_runner_slot(fal: Serve, tmp_path: Path) -> None:
     assert busy == [1, 1]
     assert len(set(pids)) == 2  # the sessions ran on two different runners
     wait_for(lambda: all(r["in_flight"] == 0 for r in runners(fal)), 30, what="slots freed")
+
+
+def _create_key(server: Serve, user: str) -> str:
+    command = [sys.executable, "-m", "openfal", "keys", "create", "--user", user]
+    done = subprocess.run(
+        [*command, "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().removeprefix("FAL_KEY=")
+
+
+def test_with_keys_a_token_carries_the_keys_user_and_only_its_app(fal: Serve) -> None:
+    secret = _create_key(fal, "alice")
+    body = {"allowed_apps": ["live"], "token_expiration": 60}
+    assert httpx.post(f"{fal.url}/rest/tokens/", json=body).status_code == 401  # no key
+    token = httpx.post(
+        f"{fal.url}/rest/tokens/", json=body, headers={"authorization": f"Key {secret}"}
+    ).json()
+    assert jwt.decode(token, options={"verify_signature": False})["sub"] == "alice"
+    base = f"ws://127.0.0.1:{fal.port}/{APP}"
+    with connect(f"{base}/realtime?fal_jwt_token={token}") as ws:
+        ws.send(msgpack.packb({"prompt": "alice's"}))
+        assert msgpack.unpackb(ws.recv())["echo"] == "alice's"
+    assert _refusal(f"{base}/realtime")[0] == 401  # no credential at all
+    other = httpx.post(
+        f"{fal.url}/rest/tokens/",
+        json={"allowed_apps": ["other-app"]},
+        headers={"authorization": f"Key {secret}"},
+    ).json()
+    assert _refusal(f"{base}/realtime?fal_jwt_token={other}")[0] == 403  # valid, another app
+    # the official client with that key (fal_client.realtime caches the first key it saw)
+    with fal_client.SyncClient(key=secret).realtime(APP) as connection:
+        connection.send({"prompt": "with a key"})
+        assert connection.recv()["echo"] == "with a key"

@@ -178,15 +178,16 @@ class Display:
 
     def update(self, status: Status) -> None:
         shown = self.state.plain
+        progress = status.progress if isinstance(status, InProgress) else None
         if isinstance(status, Queued):
             self.state = Text(f"queued, position {status.position}")
         elif isinstance(status, InProgress):
             self.state = Text("running")
-            self._progress(status.progress)
         else:
             self.state = Text("completed")
         new = self._new_logs(status)
         if self.live is not None:
+            self._progress(progress)
             self.spinner.update(text=self.state)
             self.live.update(self._view())
             return
@@ -194,6 +195,7 @@ class Display:
             self.console.print(self.state.plain)
         for line in new:
             self.console.print(f"  {line}", markup=False, highlight=False)
+        self._progress(progress)
 
     def _progress(self, progress: dict[str, Any] | None) -> None:
         if not progress or not progress.get("total"):

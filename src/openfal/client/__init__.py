@@ -24,6 +24,7 @@ from openfal.client._exceptions import (
     FalClientStreamError,
     FalClientTimeoutError,
 )
+from openfal.client._realtime import AsyncRealtimeConnection, RealtimeConnection, RealtimeError
 from openfal.client._status import Completed, InProgress, Queued, Status
 from openfal.client._sync import SyncClient, SyncRequestHandle
 from openfal.client._upload import (
@@ -39,6 +40,7 @@ from openfal.client._upload import (
 
 __all__ = [
     "AsyncClient",
+    "AsyncRealtimeConnection",
     "AsyncRequestHandle",
     "Completed",
     "FalClientConnectionError",
@@ -49,6 +51,8 @@ __all__ = [
     "InProgress",
     "ObjectExpiration",
     "Queued",
+    "RealtimeConnection",
+    "RealtimeError",
     "Status",
     "StorageACL",
     "StorageACLDecision",
@@ -64,6 +68,8 @@ __all__ = [
     "encode_image",
     "get_handle",
     "get_handle_async",
+    "realtime",
+    "realtime_async",
     "result",
     "result_async",
     "run",
@@ -83,6 +89,8 @@ __all__ = [
     "upload_file_async",
     "upload_image",
     "upload_image_async",
+    "ws_connect",
+    "ws_connect_async",
 ]
 
 sync_client = SyncClient()
@@ -94,6 +102,8 @@ result = sync_client.result
 cancel = sync_client.cancel
 get_handle = sync_client.get_handle
 stream = sync_client.stream
+realtime = sync_client.realtime
+ws_connect = sync_client.ws_connect
 upload = sync_client.upload
 upload_file = sync_client.upload_file
 upload_image = sync_client.upload_image
@@ -107,6 +117,8 @@ result_async = async_client.result
 cancel_async = async_client.cancel
 get_handle_async = async_client.get_handle
 stream_async = async_client.stream
+realtime_async = async_client.realtime
+ws_connect_async = async_client.ws_connect
 upload_async = async_client.upload
 upload_file_async = async_client.upload_file
 upload_image_async = async_client.upload_image

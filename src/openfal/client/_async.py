@@ -6,12 +6,15 @@ import asyncio
 import inspect
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+from websockets.asyncio.client import ClientConnection, connect
 
 from openfal.client import _flows as flows
+from openfal.client import _realtime as rt
 from openfal.client import _upload as uploads
 from openfal.client._base import BaseClient
 from openfal.client._flows import DEFAULT_POLL_INTERVAL, AnyJSON, HandleURLs
@@ -28,6 +31,7 @@ from openfal.client._ops import (
     SendAll,
     Sleep,
 )
+from openfal.client._realtime import AsyncRealtimeConnection
 from openfal.client._status import Status
 from openfal.client._upload import Repository, StorageSettings
 
@@ -163,7 +167,10 @@ class AsyncClient(BaseClient):
         if self._pool is None or self._loop is not loop:
             transport = self._transport
             assert transport is None or isinstance(transport, httpx.AsyncBaseTransport)
-            self._loop, self._pool = loop, httpx.AsyncClient(transport=transport)
+            self._loop, self._pool = (
+                loop,
+                httpx.AsyncClient(transport=transport, follow_redirects=True),
+            )
         return self._pool
 
     async def _drive(self, flow: Flow[T]) -> T:
@@ -385,3 +392,52 @@ class AsyncClient(BaseClient):
             fallback_repository=fallback_repository,
             lifecycle=lifecycle,
         )
+
+    # ------------------------------------------------------------------ realtime
+
+    @asynccontextmanager
+    async def realtime(
+        self,
+        application: str,
+        *,
+        use_jwt: bool = True,
+        path: str = "/realtime",
+        max_buffering: int | None = None,
+        token_expiration: int = rt.TOKEN_EXPIRATION,
+        encode_message: rt.Encoder | None = None,
+        decode_message: rt.Decoder | None = None,
+    ) -> AsyncIterator[AsyncRealtimeConnection]:
+        """A realtime session with the app (msgpack frames; see
+        :class:`AsyncRealtimeConnection`)."""
+        async with self.ws_connect(
+            application,
+            use_jwt=use_jwt,
+            path=path,
+            max_buffering=max_buffering,
+            token_expiration=token_expiration,
+        ) as ws:
+            yield AsyncRealtimeConnection(ws, encode_message, decode_message)
+
+    @asynccontextmanager
+    async def ws_connect(
+        self,
+        application: str,
+        *,
+        use_jwt: bool = True,
+        path: str = "",
+        max_buffering: int | None = None,
+        token_expiration: int = rt.TOKEN_EXPIRATION,
+    ) -> AsyncIterator[ClientConnection]:
+        """The raw WebSocket to ``application[/path]`` (``websockets``' asyncio connection)."""
+        server = self._server()
+        token = None
+        if use_jwt:
+            token = await self._drive(rt.token(server, application, token_expiration))
+        target = rt.url(server, application, token, path=path, max_buffering=max_buffering)
+        async with connect(
+            target,
+            additional_headers=rt.handshake_headers(server, use_jwt),
+            open_timeout=rt.OPEN_TIMEOUT,
+            max_size=None,
+        ) as ws:
+            yield ws

@@ -247,6 +247,7 @@ def _watch_stream(
         return None
     logs: list[Log] = []
     decoder = SSEDecoder()
+    previous: Status | None = None
     while True:
         try:
             line = yield ReadLine(deadline.remaining())
@@ -265,6 +266,9 @@ def _watch_stream(
             current = parse_status(body, logs if with_logs else None)
         except ValueError:
             return None
+        if current == previous:  # an event with nothing new for this caller
+            continue
+        previous = current
         # outside the try: an error from the caller's callback must not look like a bad stream
         yield Emit(current)
         if isinstance(current, Completed):

@@ -6,13 +6,16 @@ import concurrent.futures
 import os
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
 import httpx
+from websockets.sync.client import ClientConnection, connect
 
 from openfal.client import _flows as flows
+from openfal.client import _realtime as rt
 from openfal.client import _upload as uploads
 from openfal.client._base import BaseClient
 from openfal.client._flows import DEFAULT_POLL_INTERVAL, AnyJSON, HandleURLs
@@ -29,6 +32,7 @@ from openfal.client._ops import (
     SendAll,
     Sleep,
 )
+from openfal.client._realtime import RealtimeConnection
 from openfal.client._status import Status
 from openfal.client._upload import Repository, StorageSettings
 
@@ -379,3 +383,49 @@ class SyncClient(BaseClient):
             fallback_repository=fallback_repository,
             lifecycle=lifecycle,
         )
+
+    # ------------------------------------------------------------------ realtime
+
+    @contextmanager
+    def realtime(
+        self,
+        application: str,
+        *,
+        use_jwt: bool = True,
+        path: str = "/realtime",
+        max_buffering: int | None = None,
+        token_expiration: int = rt.TOKEN_EXPIRATION,
+        encode_message: rt.Encoder | None = None,
+        decode_message: rt.Decoder | None = None,
+    ) -> Iterator[RealtimeConnection]:
+        """A realtime session with the app (msgpack frames; see :class:`RealtimeConnection`)."""
+        with self.ws_connect(
+            application,
+            use_jwt=use_jwt,
+            path=path,
+            max_buffering=max_buffering,
+            token_expiration=token_expiration,
+        ) as ws:
+            yield RealtimeConnection(ws, encode_message, decode_message)
+
+    @contextmanager
+    def ws_connect(
+        self,
+        application: str,
+        *,
+        use_jwt: bool = True,
+        path: str = "",
+        max_buffering: int | None = None,
+        token_expiration: int = rt.TOKEN_EXPIRATION,
+    ) -> Iterator[ClientConnection]:
+        """The raw WebSocket to ``application[/path]`` (``websockets``' sync connection)."""
+        server = self._server()
+        token = self._drive(rt.token(server, application, token_expiration)) if use_jwt else None
+        target = rt.url(server, application, token, path=path, max_buffering=max_buffering)
+        with connect(
+            target,
+            additional_headers=rt.handshake_headers(server, use_jwt),
+            open_timeout=rt.OPEN_TIMEOUT,
+            max_size=None,
+        ) as ws:
+            yield ws

@@ -98,6 +98,7 @@ _PUBLIC_PATHS = frozenset(
         "/.well-known/jwks.json",
         "/rest/.well-known/jwks.json",
         "/rest/openapi/queue/openapi.json",
+        "/api/fal/proxy",  # re-enters the app for its target, which is checked then
     }
 )
 _PUBLIC_PREFIXES = ("/rest/storage/upload/put/", "/ui/")
