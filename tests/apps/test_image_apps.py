@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from PIL import Image
 
 from tests.e2e.harness import Serve, wait_for
 
+from .checker import flag_everything_checker
 from .conftest import call, file_bytes, png_data_uri
 
 pytestmark = pytest.mark.e2e
@@ -182,3 +184,30 @@ def test_lcm_image_to_image(client: httpx.Client) -> None:
     assert decoded(client, image).size == (128, 128)
     again = call(client, "fal-ai/lcm-sd15-i2i", body)
     assert again["images"][0]["url"] == image["url"]  # same seed, same bytes
+
+
+def test_configured_safety_checker_flags_and_blacks_out(tmp_path: Path) -> None:
+    flag_everything_checker(tmp_path / "checker")
+    env = {"OPENFAL_WEIGHTS_SAFETY_CHECKER": str(tmp_path / "checker"), "OMP_NUM_THREADS": "1"}
+    server = Serve(tmp_path / "data", [], args=["--demo-weights"], builtins=True, env=env)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=110) as http:
+            body = {
+                "prompt": "x",
+                "image_size": {"width": 64, "height": 64},
+                "num_inference_steps": 1,
+                "num_images": 2,
+                "output_format": "png",
+                "sync_mode": True,
+            }
+            out = call(http, "fal-ai/flux/schnell", body)
+            assert out["has_nsfw_concepts"] == [True, True]
+            for image in out["images"]:
+                assert decoded(http, image).getextrema() == ((0, 0), (0, 0), (0, 0))
+            unchecked = call(http, "fal-ai/flux/schnell", {**body, "enable_safety_checker": False})
+            assert unchecked["has_nsfw_concepts"] == [False, False]
+            pictures = [decoded(http, image) for image in unchecked["images"]]
+            assert all(p.getextrema() != ((0, 0), (0, 0), (0, 0)) for p in pictures)
+    finally:
+        server.stop()

@@ -25,6 +25,7 @@ from openfal.apps._pipelines import (
 from openfal.apps._settings import AppsSettings, ForwardedModel, settings
 from openfal.sdk import AppException, RequestCancelled, RequestContext, bind_request
 
+from .checker import flag_everything_checker
 from .openai_server import OpenAIServer, reply_text
 
 
@@ -59,8 +60,10 @@ def test_settings_from_file_then_environment(tmp_path: Path) -> None:
     assert forwarded is not None
     assert (forwarded.base_url, forwarded.model) == ("http://gpu:8001/v1", "Llama-3.1-8B")
     assert got.forwarded("google/gemini-flash-1.5") is None
-    demo = settings({**env, "OPENFAL_DEMO_WEIGHTS": "1"})
+    checker = {"OPENFAL_WEIGHTS_SAFETY_CHECKER": "/models/checker"}
+    demo = settings({**env, **checker, "OPENFAL_DEMO_WEIGHTS": "1"})
     assert demo.weights_for("sdxl") is None  # --demo-weights wins over configured weights
+    assert demo.weights_for("safety-checker") == "/models/checker"  # but keeps the checker
 
 
 @pytest.mark.parametrize(
@@ -158,41 +161,10 @@ def test_same_seed_same_image_and_cancel_stops_within_one_step(demo: AppsSetting
     assert progress.steps == 2  # the step that saw the cancel raised at its end
 
 
-def _flag_everything_checker(folder: Path) -> None:
-    """A tiny real StableDiffusionSafetyChecker whose thresholds flag every image."""
-    import torch
-    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
-    from transformers import CLIPConfig, CLIPImageProcessor
-
-    torch.manual_seed(0)
-    config = CLIPConfig(
-        text_config={
-            "hidden_size": 16,
-            "intermediate_size": 16,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-        },
-        vision_config={
-            "hidden_size": 16,
-            "intermediate_size": 16,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "image_size": 32,
-            "patch_size": 8,
-        },
-        projection_dim=16,
-    )
-    checker = StableDiffusionSafetyChecker(config)
-    with torch.no_grad():
-        checker.concept_embeds_weights.fill_(-10.0)  # cosine - threshold > 0 always
-    checker.save_pretrained(str(folder))
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=32).save_pretrained(str(folder))
-
-
 def test_safety_checker_flags_and_blacks_out(tmp_path: Path) -> None:
     from PIL import Image
 
-    _flag_everything_checker(tmp_path / "checker")
+    flag_everything_checker(tmp_path / "checker")
     env = {"OPENFAL_WEIGHTS_SAFETY_CHECKER": str(tmp_path / "checker")}
     source = resolve_weights(settings(env), "safety-checker")
     checker = SafetyChecker(source, choose_placement())

@@ -5,6 +5,7 @@ points it at ``<data dir>/apps.toml`` when that exists), then environment variab
 
     OPENFAL_DATA_DIR            where demo weights are cached (``<dir>/demo-weights``)
     OPENFAL_DEMO_WEIGHTS=1      use small random-weight pipelines even where weights are set
+                                (a configured safety checker still runs)
     OPENFAL_WEIGHTS_<KEY>       a folder or a Hugging Face repo id (read from the local cache)
                                 for one pipeline; KEY is FLUX_DEV, FLUX_SCHNELL, SDXL,
                                 LCM_SD15, LTX_VIDEO, LLM, WHISPER or SAFETY_CHECKER
@@ -83,10 +84,14 @@ class AppsSettings:
         return self.data_dir / "demo-weights"
 
     def weights_for(self, key: str) -> str | None:
-        """The configured folder or repo id of pipeline ``key``, None for demo weights."""
+        """The configured folder or repo id of pipeline ``key``, None for demo weights.
+
+        Demo mode replaces the generators only: a configured safety checker still runs."""
         if key not in WEIGHT_KEYS:
             raise KeyError(f"unknown pipeline {key!r}; known: {', '.join(WEIGHT_KEYS)}")
-        return None if self.demo_weights else self.weights.get(key)
+        if self.demo_weights and key != "safety-checker":
+            return None
+        return self.weights.get(key)
 
     def forwarded(self, name: str) -> ForwardedModel | None:
         """The forwarder serving model ``name`` (by name or alias), if one does."""
