@@ -51,6 +51,19 @@ class Timings(BaseModel):
     inference: float = Field(description="Seconds the pipeline ran.")
 
 
+class GeneratedImages(BaseModel):
+    """The output of fal's text-to-image and image-to-image endpoints (FLUX, fast-sdxl)."""
+
+    images: list[Image] = Field(description="The generated images.")
+    timings: Timings
+    seed: int = Field(description="The seed used; send it back to reproduce the images.")
+    has_nsfw_concepts: list[bool] = Field(description="Per image: flagged by the checker.")
+    prompt: str = Field(description="The prompt used.")
+    demo_weights: bool = Field(
+        default=False, description="True when the server runs random demo weights (noise)."
+    )
+
+
 @dataclass
 class Generated:
     """One pipeline call's images, checked by the safety checker, and how long it took."""

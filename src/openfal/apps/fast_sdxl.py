@@ -14,11 +14,12 @@ import openfal
 from openfal.apps._diffusion_app import (
     SYNC_MODE_DESCRIPTION,
     DiffusionRuntime,
+    GeneratedImages,
     Timings,
     require_a_step,
 )
 from openfal.apps._pipelines import fit_size, pick_seed
-from openfal.toolkit import Image, ImageSizeInput, ImageUrl, load_image
+from openfal.toolkit import ImageSizeInput, ImageUrl, load_image
 
 
 class SDXLInput(BaseModel):
@@ -53,15 +54,8 @@ class SDXLImageToImageInput(SDXLInput):
     )
 
 
-class SDXLOutput(BaseModel):
-    images: list[Image] = Field(description="The generated images.")
-    timings: Timings
-    seed: int = Field(description="The seed used; send it back to reproduce the images.")
-    has_nsfw_concepts: list[bool] = Field(description="Per image: flagged by the checker.")
-    prompt: str = Field(description="The prompt used.")
-    demo_weights: bool = Field(
-        default=False, description="True when the server runs random demo weights (noise)."
-    )
+class SDXLOutput(GeneratedImages):
+    """Stable Diffusion XL images, in fal's output shape."""
 
 
 class FastSDXL(

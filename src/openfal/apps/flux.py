@@ -13,9 +13,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 import openfal
-from openfal.apps._diffusion_app import SYNC_MODE_DESCRIPTION, DiffusionRuntime, Timings
+from openfal.apps._diffusion_app import (
+    SYNC_MODE_DESCRIPTION,
+    DiffusionRuntime,
+    GeneratedImages,
+    Timings,
+)
 from openfal.apps._pipelines import pick_seed
-from openfal.toolkit import Image, ImageSizeInput
+from openfal.toolkit import ImageSizeInput
 
 log = logging.getLogger("openfal.apps")
 
@@ -47,15 +52,8 @@ class SchnellInput(FluxInput):
     num_inference_steps: int = Field(default=4, ge=1, le=50, description="Denoising steps.")
 
 
-class FluxOutput(BaseModel):
-    images: list[Image] = Field(description="The generated images.")
-    timings: Timings
-    seed: int = Field(description="The seed used; send it back to reproduce the images.")
-    has_nsfw_concepts: list[bool] = Field(description="Per image: flagged by the checker.")
-    prompt: str = Field(description="The prompt used.")
-    demo_weights: bool = Field(
-        default=False, description="True when the server runs random demo weights (noise)."
-    )
+class FluxOutput(GeneratedImages):
+    """FLUX.1 images, in fal's output shape."""
 
 
 class Flux(
