@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import fal_client
-import fal_client.client as fal_module
 import httpx
 import pytest
 
+from openfal.compat import restore, use_server
 from tests.e2e.harness import Serve, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -46,18 +46,16 @@ def key(secret: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def fal_urls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def fal_urls() -> Iterator[Any]:
+    """Point the official client at a server (each test passes its own key explicitly)."""
+    previous: list[dict[str, str | None]] = []
+
     def point(s: Serve) -> None:
-        for attr, value in {
-            "RUN_URL_FORMAT": f"{s.url}/",
-            "QUEUE_URL_FORMAT": f"{s.url}/queue/",
-            "REALTIME_URL_FORMAT": f"ws://127.0.0.1:{s.port}/",
-            "REST_URL": f"{s.url}/rest",
-            "CDN_URL": f"{s.url}/cdn",
-        }.items():
-            monkeypatch.setattr(fal_module, attr, value)
+        previous.append(use_server(s.url))
 
     yield point
+    for changed in reversed(previous):
+        restore(changed)
 
 
 def test_dev_mode_then_the_first_key_then_revocation(serve: Any) -> None:
