@@ -18,6 +18,7 @@ from typing import IO
 from openfal import toolkit
 from openfal.apps._settings import runner_env
 from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
+from openfal.cluster.broker import StoreBroker
 from openfal.cluster.common import run_async, setup_logging, sweep_storage, uvicorn_server
 from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
@@ -168,7 +169,8 @@ async def serve(cfg: ServeConfig) -> None:
                 default_retention=cfg.upload_retention,
             )
             app.state.worker = worker
-            app.state.broker = LocalBroker(worker)
+            # joined to a cluster, realtime sessions go to runners of any worker (ours too)
+            app.state.broker = LocalBroker(worker) if embedded else StoreBroker(store)
             tokens.configure(tokens.load_secret(cfg.data_dir))
             where = f"--store {cfg.store_url}" if cfg.store_url else f"--data-dir {cfg.data_dir}"
             await secure(app, store, cfg.security(), cfg.host, key, where)

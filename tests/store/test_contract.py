@@ -422,6 +422,31 @@ async def test_requeue_of_cancel_requested_completes_it(store: Store) -> None:
     assert await store.queue_depth(APP) == 0
 
 
+async def test_requeue_drops_the_dead_attempts_events_and_keeps_logs(store: Store) -> None:
+    (rid,) = await _queued(store, 1)
+    await _claim(store, worker="w1")
+    await store.publish_event(rid, b'{"step": 0}')
+    await store.publish_event(rid, b'{"step": 1}')
+    await store.append_logs(rid, [LogEntry("first attempt")])
+    assert await store.requeue(rid, "w1", "runner died", "runner_disconnected") is not None
+    assert await store.get_events(rid) == []
+    assert await store.get_logs(rid) == [LogEntry("first attempt")]
+    await _claim(store, worker="w2")
+    await store.publish_event(rid, b'{"step": 0, "attempt": 2}')
+    assert await store.get_events(rid) == [b'{"step": 0, "attempt": 2}']
+
+
+async def test_a_lost_requeue_race_keeps_the_events(store: Store) -> None:
+    (rid,) = await _queued(store, 1)
+    await _claim(store, worker="w1")
+    await store.publish_event(rid, b"kept")
+    # the lease was renewed after the housekeeper read it: the attempt lives on
+    assert await store.requeue(rid, "w1", "x", "runner_disconnected", lease_before=0.0) is None
+    assert await store.get_events(rid) == [b"kept"]
+    await store.complete(rid, status_code=200, body=b"{}", worker_id="w1")
+    assert await store.get_events(rid) == [b"kept"]
+
+
 # ---------------------------------------------------------------------- logs, events, progress
 
 

@@ -161,6 +161,28 @@ async def test_a_failure_after_the_first_event_is_an_error_event(gateway):
     assert error == {"detail": "too slow", "error_type": "request_timeout", "status_code": 504}
 
 
+async def test_a_stream_goes_on_with_the_next_attempt_after_a_requeue(gateway):
+    app, store = gateway
+    call = Call()
+    serving = asyncio.create_task(post(app, "/test/gen/stream", call))
+    rec = await claimed(store, "test/gen")
+    for i in range(3):
+        await store.publish_event(rec.id, json.dumps({"try": 1, "i": i}).encode())
+    await call.wait_for(b'data: {"try": 1, "i": 2}\n\n')
+    assert await store.requeue(rec.id, "worker-1", "runner died", "runner_disconnected")
+    again = await store.claim(["test/gen"], "worker-2", timeout=30)
+    assert again is not None and again.id == rec.id
+    await store.publish_event(rec.id, b'{"try": 2, "i": 0}')
+    # keep-alives flow meanwhile: bound the whole wait, not each chunk's
+    await asyncio.wait_for(call.wait_for(b'data: {"try": 2, "i": 0}\n\n'), 30)
+    await store.publish_event(rec.id, b'{"try": 2, "i": 1}')
+    await store.complete(rec.id, status_code=200, body=b"{}", worker_id="worker-2")
+    await asyncio.wait_for(serving, 30)
+    data = [json.loads(line[6:]) for line in call.body.split(b"\n") if line.startswith(b"data: ")]
+    assert [(d["try"], d["i"]) for d in data] == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
+    assert await store.get_events(rec.id) == [b'{"try": 2, "i": 0}', b'{"try": 2, "i": 1}']
+
+
 async def test_an_app_called_stream_is_run_not_streamed(gateway):
     app, store = gateway
     call = Call()

@@ -1,7 +1,8 @@
 """``RealtimeBroker``: how the gateway gets a runner of an app for one websocket session.
 
 ``openfal serve`` uses the worker in its own process (``openfal.worker.sessions.LocalBroker``);
-a cluster gateway can hand out runners of other machines through the store instead. Either
+a cluster gateway, and ``openfal serve --store redis://``, hand out runners of any machine
+through the store instead (``openfal.cluster.broker.StoreBroker``). Either
 way the gateway relays frames to ``<base URL>/<path>`` while the context is open, and the
 runner's slot is given back when it closes.
 """

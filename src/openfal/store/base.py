@@ -429,7 +429,8 @@ class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
     ) -> RequestRecord | None:
         """Put a request whose runner died back in the queue, or fail it after max_attempts.
 
-        A requeued request keeps its place (priority and sequence), so it runs next.
+        A requeued request keeps its place (priority and sequence), so it runs next, and
+        loses the events (partial outputs) of the attempt that died; its logs stay.
         ``refund_attempt`` gives the attempt back (the worker stopped, the request did
         nothing wrong). With ``lease_before``, nothing happens unless the lease still
         expires before that time when the change is made (a renewal wins the race).
@@ -637,7 +638,10 @@ class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
     ) -> RequestRecord | None:
         """Atomically apply ``changes`` if the status is in ``expect_status`` (and the
         lease holder is ``worker_id``, and the lease expires before ``lease_before``,
-        when given). Return the new record, or None."""
+        when given). Return the new record, or None.
+
+        A change back to IN_QUEUE (a requeue) also drops the request's events in the same
+        step: the next attempt's stream starts afresh."""
 
     @abc.abstractmethod
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:

@@ -83,6 +83,8 @@ class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, Store):
         ):
             self._unindex(rec)
             self._index(new)
+        if new.status is RequestStatus.IN_QUEUE and rec.status is not RequestStatus.IN_QUEUE:
+            self._events.pop(new.id, None)  # requeued: the next attempt streams afresh
         self._requests[new.id] = new
         return new
 

@@ -281,6 +281,10 @@ local function apply(id, i, quiet)
     listing(id, old, false)
     listing(id, new, true)
   end
+  -- requeued: the next attempt streams its events afresh
+  if new.status == 'IN_QUEUE' and old.status ~= 'IN_QUEUE' then
+    redis.call('DEL', P .. 'events:' .. id)
+  end
   if not quiet then bump(id, new.status, old.status) end
   return redis.call('HGETALL', key)
 end

@@ -356,6 +356,8 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
             )
             if cur.rowcount == 0:
                 return None
+            if changes.get("status") == RequestStatus.IN_QUEUE:  # requeued: streams afresh
+                conn.execute("DELETE FROM events WHERE request_id = ?", (request_id,))
             return _record(
                 conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
             )

@@ -47,7 +47,7 @@ async def stream(request: Request) -> Response:
     if not first and rec.is_done and not rec.succeeded:
         return result_response(rec)  # failed before streaming: a JSON error, its own status
     keepalive = settings(request).keepalive_interval
-    events = _relay(store(request), rec.id, first, single, keepalive)
+    events = _relay(store(request), rec, first, single, keepalive)
     headers = {**_HEADERS, "x-fal-request-id": rec.id}
     return EventStream(events, headers, on_disconnect=lambda: _cancel(store(request), rec.id))
 
@@ -98,15 +98,20 @@ async def _first_event(st: Store, rec: RequestRecord) -> tuple[RequestRecord, li
 
 
 async def _relay(
-    st: Store, request_id: str, first: list[bytes], single: bool, keepalive: float
+    st: Store, first_rec: RequestRecord, first: list[bytes], single: bool, keepalive: float
 ) -> AsyncIterator[bytes]:
     """Every event as it is published, then the end: nothing more, an error or the result."""
     loop = asyncio.get_running_loop()
+    request_id, attempt = first_rec.id, _attempt(first_rec)
     for data in first:
         yield _data(data)
     sent, last_write = len(first), loop.time()
     while True:
         rec = await st.get(request_id)
+        if rec is not None and (now := _attempt(rec)) not in (None, attempt):
+            # a requeue dropped the dead attempt's events: the new attempt's count from 0
+            sent = 0 if attempt is not None else sent
+            attempt = now
         events = await st.get_events(request_id, since=sent)
         for data in events:
             yield _data(data)
@@ -126,6 +131,11 @@ async def _relay(
             last_write = loop.time()
             continue
         await st.wait_for_change(request_id, keepalive - quiet)
+
+
+def _attempt(rec: RequestRecord) -> tuple[str | None, float] | None:
+    """Which run of a request this is (None while it waits in the queue)."""
+    return None if rec.started_at is None else (rec.worker_id, rec.started_at)
 
 
 def _data(payload: bytes) -> bytes:
