@@ -124,3 +124,16 @@ class Serve:
 
     def client(self, **kw: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60.0, **kw)
+
+    def create_key(self, user: str, *args: str) -> str:
+        """``openfal keys create --user USER ARGS`` on this data dir; returns ``<id>:<secret>``."""
+        command = [sys.executable, "-m", "openfal", "keys", "create", "--user", user, *args]
+        done = subprocess.run(
+            [*command, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("FAL_KEY="), done.stdout
+        return done.stdout.strip().removeprefix("FAL_KEY=")

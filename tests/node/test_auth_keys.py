@@ -3,8 +3,6 @@ user's request, results for the owner."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,29 +21,9 @@ def server(tmp_path: Path) -> Iterator[Serve]:
     s.stop()
 
 
-def create_key(s: Serve, user: str) -> str:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "openfal",
-            "keys",
-            "create",
-            "--user",
-            user,
-            "--data-dir",
-            str(s.data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().removeprefix("FAL_KEY=")
-
 
 def test_official_js_client_with_keys(server: Serve) -> None:
-    keys = {"ALICE": create_key(server, "alice"), "BOB": create_key(server, "bob")}
+    keys = {"ALICE": server.create_key("alice"), "BOB": server.create_key("bob")}
     out = run_node("auth_keys.mjs", {"OPENFAL_URL": server.url, **keys})
 
     assert out["run"] == {"message": "hi"}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -166,20 +164,9 @@ def test_each_session_holds_a_runner_slot(fal: Serve, tmp_path: Path) -> None:
     wait_for(lambda: all(r["in_flight"] == 0 for r in runners(fal)), 30, what="slots freed")
 
 
-def _create_key(server: Serve, user: str) -> str:
-    command = [sys.executable, "-m", "openfal", "keys", "create", "--user", user]
-    done = subprocess.run(
-        [*command, "--data-dir", str(server.data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().removeprefix("FAL_KEY=")
-
 
 def test_with_keys_a_token_carries_the_keys_user_and_only_its_app(fal: Serve) -> None:
-    secret = _create_key(fal, "alice")
+    secret = fal.create_key("alice")
     body = {"allowed_apps": ["live"], "token_expiration": 60}
     assert httpx.post(f"{fal.url}/rest/tokens/", json=body).status_code == 401  # no key
     token = httpx.post(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from typing import Any
@@ -53,33 +52,12 @@ def attempts(s: Serve, request_id: str) -> list[dict[str, Any]]:
     return list(show(s, request_id).get("webhook", {}).get("attempts", []))
 
 
-def create_key(s: Serve, user: str) -> str:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "openfal",
-            "keys",
-            "create",
-            "--user",
-            user,
-            "--data-dir",
-            str(s.data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=os.environ,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().removeprefix("FAL_KEY=")
-
 
 def test_one_signed_post_per_request_that_verify_accepts(
     serve: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s: Serve = serve("echo", args=ARGS)
-    alice = create_key(s, "alice")
+    alice = s.create_key("alice")
     headers = {"authorization": f"Key {alice}"}
     monkeypatch.setattr(fal_client.client, "QUEUE_URL_FORMAT", f"{s.url}/queue/")
     with s.client() as c:
