@@ -9,7 +9,7 @@ import httpx
 
 from openfal.store import RequestStatus
 from openfal.store.memory import MemoryStore
-from openfal.worker.dispatch import DispatchConfig, run_request
+from openfal.worker.job import DispatchConfig, run_request
 from openfal.worker.runner_process import RunnerProcess, RunnerState
 
 
