@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from openfal.errors import OpenfalError
 from openfal.store import LogEntry, RequestRecord, Store
 from openfal.worker.runner_process import RunnerProcess
 
@@ -40,12 +41,8 @@ class DispatchConfig:
     request_timeout: float | None = None
 
 
-class RunnerLost(Exception):
+class RunnerLost(OpenfalError):
     """The runner stopped answering in the middle of a request."""
-
-
-class _Stop(Exception):
-    """The platform ended the request (cancel or timeout) and the runner did not stop."""
 
 
 async def run_request(
