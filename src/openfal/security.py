@@ -32,6 +32,9 @@ class SecurityConfig:
     webhook_retry_base: float = 15.0
     webhook_max_attempts: int = 10
     webhook_timeout: float = 15.0
+    # each retry's wait is spread by up to ±20 %, so that webhooks that failed together (a
+    # receiver was down) do not all come back at the same moment
+    webhook_retry_jitter: float = 0.2
 
     def auth(self, host: str) -> AuthSettings:
         """Dev mode (no key needed while none exists) only when bound to loopback."""
@@ -44,7 +47,9 @@ class SecurityConfig:
 
     def sender(self) -> SenderConfig:
         retry = RetryPolicy(
-            max_attempts=self.webhook_max_attempts, first_delay=self.webhook_retry_base
+            max_attempts=self.webhook_max_attempts,
+            first_delay=self.webhook_retry_base,
+            jitter=self.webhook_retry_jitter,
         )
         return SenderConfig(
             retry=retry, timeout=self.webhook_timeout, allow=tuple(self.webhook_allow)

@@ -131,3 +131,14 @@ async def test_credentials_minted_without_keys_are_401_once_keys_exist(gw: Gatew
         await gw.client.post(f"/queue/{ECHO}", json={"message": "x"}, headers=fresh)
     ).status_code == 200
     await upload_cdn(gw, alice, b"mine")
+
+
+async def test_runner_urls_and_app_sources_are_for_admins(gw: Gateway) -> None:
+    bob = await gw.key("bob", "bob")
+    admin = await gw.key("admin", "root", KeyScope.ADMIN)
+    r = await gw.client.get("/rest/runners", headers=bob)
+    assert r.status_code == 403 and r.json()["error_type"] == "forbidden"
+    assert (await gw.client.get("/rest/runners", headers=admin)).status_code == 200
+    seen = (await gw.client.get("/rest/apps", headers=bob)).json()
+    assert seen and all(a["source"] is None for a in seen)
+    assert all(a["source"] for a in (await gw.client.get("/rest/apps", headers=admin)).json())
