@@ -204,17 +204,29 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first, last = m.group(1), m.group(2)
     if not first:  # suffix: the last N bytes
-        n = int(last)
+        n = _bound(last)
         if n == 0 or size == 0:
-            raise RangeNotSatisfiable(f"Range {header!r} is not satisfiable", headers=_cr(size))
+            raise _unsatisfiable(size)
         return max(0, size - n), size - 1
-    start = int(first)
-    if last and int(last) < start:
+    start = _bound(first)
+    if last and _bound(last) < start:
         return None  # invalid syntax: ignored
-    end = int(last) if last else size - 1
+    end = _bound(last) if last else size - 1
     if start >= size:
-        raise RangeNotSatisfiable(f"Range {header!r} is not satisfiable", headers=_cr(size))
+        raise _unsatisfiable(size)
     return start, min(end, size - 1)
+
+
+def _bound(digits: str) -> int:
+    """A range bound; any number longer than 19 digits is past the end of every file."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 19 else 10**19
+
+
+def _unsatisfiable(size: int) -> RangeNotSatisfiable:
+    return RangeNotSatisfiable(
+        f"Range not satisfiable: the file has {size} bytes", headers=_cr(size)
+    )
 
 
 def _cr(size: int) -> dict[str, str]:

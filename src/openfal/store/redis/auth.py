@@ -21,41 +21,13 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from openfal.store.auth import AuthStore, KeyRecord, key_to_row, row_to_key
+from openfal.store.redis.scripts import lua
 
 # ARGV: limit, window, t  -> the wait in seconds, as a string (0 when taken)
-_LUA_TAKE_TOKEN = """
-local limit, window, t = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local rate = limit / window
-local cur = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
-local tokens, updated = tonumber(cur[1]), tonumber(cur[2])
-if tokens == nil or updated == nil then tokens, updated = limit, t end
-local elapsed = t - updated
-if elapsed < 0 then elapsed = 0 end
-tokens = math.min(limit, tokens + elapsed * rate)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
-           'updated', string.format('%.17g', t))
-redis.call('PEXPIRE', KEYS[1], math.ceil(window * 2000) + 1000)
-return string.format('%.17g', wait)
-"""
+_LUA_TAKE_TOKEN = lua("auth_take_token.lua")
 
 # KEYS: slots:{user}; ARGV: prefix, request id, limit, t, grace  -> 1 taken, 0 full
-_LUA_ACQUIRE_SLOT = """
-local P, id, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local t, grace = tonumber(ARGV[4]), tonumber(ARGV[5])
-local held = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-for i = 1, #held, 2 do
-  local status = redis.call('HGET', P .. 'req:' .. held[i], 'status')
-  if status == 'COMPLETED' or (not status and tonumber(held[i + 1]) < t - grace) then
-    redis.call('ZREM', KEYS[1], held[i])
-  end
-end
-if redis.call('ZSCORE', KEYS[1], id) then return 1 end
-if redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[4], id)
-return 1
-"""
+_LUA_ACQUIRE_SLOT = lua("auth_acquire_slot.lua")
 
 
 class RedisAuth(AuthStore):

@@ -21,19 +21,19 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from openfal.store.base import (
+from openfal.store.apps import AppRecord
+from openfal.store.contract import Store
+from openfal.store.requests import (
     JSON_FIELDS,
-    AppRecord,
     LogEntry,
     RequestRecord,
     RequestStatus,
-    Store,
     record_to_row,
     row_to_record,
 )
-from openfal.store.sqlite_auth import AUTH_SCHEMA, SQLiteAuth
-from openfal.store.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox
-from openfal.store.sqlite_runners import RUNNER_SCHEMA, SQLiteRunners
+from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
+from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
+from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
 
 log = logging.getLogger(__name__)
 
@@ -229,42 +229,30 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
     # is in flight, before it waits. Reads therefore make sure an event exists first:
     # such a change sets it, and the wait that follows returns at once.
 
-    async def get(self, request_id: str) -> RequestRecord | None:
-        armed = self._arm(request_id)
-        rec = await self._get(request_id)
-        if armed is not None and (rec is None or rec.is_done):
-            ev = self._changed.get(request_id)
-            if ev is armed and not ev.is_set():
-                del self._changed[request_id]
-        return rec
-
-    async def get_logs(self, request_id: str, since: int = 0) -> list[LogEntry]:
-        self._arm(request_id)
-        return await self._get_logs(request_id, since)
-
-    async def get_events(self, request_id: str, since: int = 0) -> list[bytes]:
-        self._arm(request_id)
-        return await self._get_events(request_id, since)
-
-    def _arm(self, request_id: str) -> asyncio.Event | None:
+    def _arm(self, request_id: str) -> object | None:
         if request_id in self._changed:
             return None
         ev = self._changed[request_id] = asyncio.Event()
         return ev
 
-    async def wait_for_change(self, request_id: str, timeout: float) -> bool:
+    def _disarm(self, request_id: str, token: object) -> None:
+        ev = self._changed.get(request_id)
+        if ev is token and ev is not None and not ev.is_set():
+            del self._changed[request_id]
+
+    async def _wait_change(self, request_id: str, timeout: float) -> bool:
         self._waiters += 1
         try:
             self._watch_other_processes()
-            return await super().wait_for_change(request_id, timeout)
+            return await super()._wait_change(request_id, timeout)
         finally:
             self._waiters -= 1
 
-    async def wait_for_work(self, timeout: float) -> None:
+    async def _wait_work(self, timeout: float) -> None:
         self._waiters += 1
         try:
             self._watch_other_processes()
-            await super().wait_for_work(timeout)
+            await super()._wait_work(timeout)
         finally:
             self._waiters -= 1
 

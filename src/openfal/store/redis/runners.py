@@ -29,6 +29,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
+from openfal.store.redis.scripts import lua
 from openfal.store.runners import (
     RunnerInfo,
     RunnerRegistry,
@@ -41,189 +42,37 @@ _INTS = frozenset({"in_flight", "max_multiplexing"})
 _FLOATS = frozenset({"started_at", "heartbeat_at", "expires_at"})
 _NAMES = tuple(f.name for f in fields(RunnerInfo))
 
-_DROP = """
-local function drop(P, id)
-  local app = redis.call('HGET', P .. 'runner:' .. id, 'app_id')
-  redis.call('DEL', P .. 'runner:' .. id)
-  redis.call('ZREM', P .. 'runners', id)
-  if app then redis.call('ZREM', P .. 'runners:app:' .. app, id) end
-end
-local function put(P, id, app, exp, first, n)
-  local sets = {}
-  for j = 1, 2 * n do sets[j] = ARGV[first + j - 1] end
-  redis.call('HSET', P .. 'runner:' .. id, unpack(sets))
-  redis.call('ZADD', P .. 'runners', exp, id)
-  redis.call('ZADD', P .. 'runners:app:' .. app, exp, id)
-end
-"""
+_DROP = lua("runners_drop.lua")
 
 # ARGV: prefix, id, app, limit, t, expires, nfields, k1, v1, ...  -> 1 taken, 0 not
-_ACQUIRE = """
-local P, id, app = ARGV[1], ARGV[2], ARGV[3]
-local limit, t = tonumber(ARGV[4]), ARGV[5]
-local akey = P .. 'runners:app:' .. app
-for _, dead in ipairs(redis.call('ZRANGEBYSCORE', akey, '-inf', '(' .. t)) do
-  drop(P, dead)
-end
-if redis.call('EXISTS', P .. 'runner:' .. id) == 1 then return 0 end
-if redis.call('ZCARD', akey) >= limit then return 0 end
-put(P, id, app, ARGV[6], 8, tonumber(ARGV[7]))
-return 1
-"""
+_ACQUIRE = lua("runners_acquire.lua")
 
 # ARGV: prefix, t, expires, nrunners, then per runner: id, app, nfields, k1, v1, ...
 #   -> the ids that were not live
-_HEARTBEAT = """
-local P, t, exp = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local lost = {}
-local i = 5
-for _ = 1, tonumber(ARGV[4]) do
-  local id, app, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  local score = redis.call('ZSCORE', P .. 'runners', id)
-  if (not score) or tonumber(score) < t then
-    drop(P, id)
-    lost[#lost + 1] = id
-  else
-    local state = redis.call('HGET', P .. 'runner:' .. id, 'state')
-    put(P, id, app, exp, i + 3, n)
-    if state == 'STOPPING' then redis.call('HSET', P .. 'runner:' .. id, 'state', state) end
-  end
-  i = i + 3 + 2 * n
-end
-return lost
-"""
+_HEARTBEAT = lua("runners_heartbeat.lua")
 
 # ARGV: prefix, id, keep, t  -> 1 when now STOPPING
-_RETIRE = """
-local P, id, keep, t = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local h = redis.call('HMGET', P .. 'runner:' .. id, 'app_id', 'state')
-local score = redis.call('ZSCORE', P .. 'runners', id)
-if (not h[1]) or (not score) or tonumber(score) < tonumber(t) or h[2] == 'STOPPING' then
-  return 0
-end
-local active = 0
-for _, other in ipairs(redis.call('ZRANGEBYSCORE', P .. 'runners:app:' .. h[1], t, '+inf')) do
-  if redis.call('HGET', P .. 'runner:' .. other, 'state') ~= 'STOPPING' then
-    active = active + 1
-  end
-end
-if active <= keep then return 0 end
-redis.call('HSET', P .. 'runner:' .. id, 'state', 'STOPPING')
-return 1
-"""
+_RETIRE = lua("runners_retire.lua")
 
 # ARGV: prefix, id
-_RELEASE = """
-drop(ARGV[1], ARGV[2])
-return 1
-"""
+_RELEASE = lua("runners_release.lua")
 
-_SESSIONS = """
-local function live(P, rid, t)
-  local score = redis.call('ZSCORE', P .. 'runners', rid)
-  return score ~= false and score ~= nil and tonumber(score) >= tonumber(t)
-end
-local function forget(P, sid)
-  local h = redis.call('HMGET', P .. 'session:' .. sid, 'app_id', 'runner_id')
-  if h[2] and h[2] ~= '' then redis.call('ZREM', P .. 'sessions:runner:' .. h[2], sid) end
-  if h[1] then redis.call('ZREM', P .. 'sessions:app:' .. h[1], sid) end
-  redis.call('ZREM', P .. 'sessions', sid)
-  redis.call('DEL', P .. 'session:' .. sid)
-end
-"""
+_SESSIONS = lua("runners_sessions.lua")
 
 # ARGV: prefix, app, session id, t, expires  -> the runner (HGETALL), or false: waiting
-_SESSION_OPEN = """
-local P, app, sid, t, exp = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local akey = P .. 'sessions:app:' .. app
-for _, old in ipairs(redis.call('ZRANGEBYSCORE', akey, '-inf', '(' .. t)) do forget(P, old) end
-local cur = redis.call('HGET', P .. 'session:' .. sid, 'runner_id')
-local chosen = nil
-if cur and cur ~= '' and live(P, cur, t) then
-  chosen = cur
-else
-  if cur and cur ~= '' then redis.call('ZREM', P .. 'sessions:runner:' .. cur, sid) end
-  local best_load, best_started
-  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'runners:app:' .. app, t, '+inf')) do
-    local h = redis.call('HMGET', P .. 'runner:' .. rid, 'state', 'in_flight',
-                         'max_multiplexing', 'started_at')
-    if h[1] == 'READY' then
-      local load = tonumber(h[2]) + redis.call('ZCOUNT', P .. 'sessions:runner:' .. rid, t, '+inf')
-      local started = tonumber(h[4])
-      if load < tonumber(h[3]) and (chosen == nil or load < best_load
-          or (load == best_load and started < best_started)) then
-        chosen, best_load, best_started = rid, load, started
-      end
-    end
-  end
-end
-redis.call('HSET', P .. 'session:' .. sid, 'app_id', app, 'runner_id', chosen or '',
-           'expires_at', exp)
-redis.call('ZADD', akey, exp, sid)
-redis.call('ZADD', P .. 'sessions', exp, sid)
-if chosen then
-  redis.call('ZADD', P .. 'sessions:runner:' .. chosen, exp, sid)
-  return redis.call('HGETALL', P .. 'runner:' .. chosen)
-end
-return false
-"""
+_SESSION_OPEN = lua("runners_session_open.lua")
 
 # ARGV: prefix, session id, t, expires  -> 1 renewed, 0 gone
-_SESSION_RENEW = """
-local P, sid, t, exp = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local h = redis.call('HMGET', P .. 'session:' .. sid, 'app_id', 'runner_id', 'expires_at')
-if not h[1] then return 0 end
-if h[2] == '' or tonumber(h[3]) < tonumber(t) or not live(P, h[2], t) then
-  forget(P, sid)
-  return 0
-end
-redis.call('HSET', P .. 'session:' .. sid, 'expires_at', exp)
-redis.call('ZADD', P .. 'sessions:app:' .. h[1], exp, sid)
-redis.call('ZADD', P .. 'sessions:runner:' .. h[2], exp, sid)
-redis.call('ZADD', P .. 'sessions', exp, sid)
-return 1
-"""
+_SESSION_RENEW = lua("runners_session_renew.lua")
 
 # ARGV: prefix, session id
-_SESSION_CLOSE = """
-forget(ARGV[1], ARGV[2])
-return 1
-"""
+_SESSION_CLOSE = lua("runners_session_close.lua")
 
 # ARGV: prefix, app, t  -> waiting, runner1, count1, ...
-_SESSION_COUNTS = """
-local P, app, t = ARGV[1], ARGV[2], ARGV[3]
-local waiting, attached, out = 0, {}, {}
-for _, sid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'sessions:app:' .. app, t, '+inf')) do
-  local rid = redis.call('HGET', P .. 'session:' .. sid, 'runner_id')
-  if rid == '' then
-    waiting = waiting + 1
-  elseif rid and live(P, rid, t) then
-    attached[rid] = (attached[rid] or 0) + 1
-  end
-end
-out[1] = waiting
-for rid, n in pairs(attached) do
-  out[#out + 1] = rid
-  out[#out + 1] = n
-end
-return out
-"""
+_SESSION_COUNTS = lua("runners_session_counts.lua")
 
 # ARGV: prefix, t  -> the number of runner records deleted
-_PURGE = """
-local P, t = ARGV[1], ARGV[2]
-local ids = redis.call('ZRANGEBYSCORE', P .. 'runners', '-inf', '(' .. t)
-for _, id in ipairs(ids) do drop(P, id) end
-for _, w in ipairs(redis.call('ZRANGEBYSCORE', P .. 'workers:exp', '-inf', '(' .. t)) do
-  redis.call('HDEL', P .. 'workers', w)
-  redis.call('ZREM', P .. 'workers:exp', w)
-end
-for _, sid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'sessions', '-inf', '(' .. t)) do
-  forget(P, sid)
-end
-return #ids
-"""
+_PURGE = lua("runners_purge.lua")
 
 
 def _encode(rec: RunnerInfo, skip: str = "") -> list[str]:

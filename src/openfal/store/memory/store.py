@@ -13,16 +13,12 @@ import heapq
 from dataclasses import replace
 from typing import Any
 
-from openfal.store.base import (
-    AppRecord,
-    LogEntry,
-    RequestRecord,
-    RequestStatus,
-    Store,
-)
-from openfal.store.memory_auth import MemoryAuth
-from openfal.store.memory_outbox import MemoryOutbox
-from openfal.store.memory_runners import MemoryRunners
+from openfal.store.apps import AppRecord
+from openfal.store.contract import Store
+from openfal.store.memory.auth import MemoryAuth
+from openfal.store.memory.outbox import MemoryOutbox
+from openfal.store.memory.runners import MemoryRunners
+from openfal.store.requests import LogEntry, RequestRecord, RequestStatus
 
 _QueueKey = tuple[int, int, str]
 

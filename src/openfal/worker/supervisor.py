@@ -1,4 +1,4 @@
-"""The supervisor of one app: how many runners, which one gets the next request.
+"""The supervisor of one app: how many runners, which one is free, their lifecycle.
 
 Scaling is decided for the whole cluster: demand is the app's queue depth plus its
 requests in progress anywhere, and a runner starts only after the store granted it a
@@ -21,9 +21,10 @@ from typing import Any
 
 import httpx
 
-from openfal.store import AppRecord, RequestRecord, RunnerInfo, SlotState, Store
-from openfal.worker.dispatch import DispatchConfig, run_request
+from openfal.store import AppRecord, RunnerInfo, SlotState, Store
+from openfal.worker.dispatcher import Dispatcher
 from openfal.worker.gpus import GpuPool, gpus_needed
+from openfal.worker.job import DispatchConfig
 from openfal.worker.runner_process import (
     RunnerProcess,
     RunnerStartError,
@@ -74,7 +75,7 @@ _SLOT_STATES = {
 
 @dataclass
 class PoolContext:
-    """What every app pool of one worker shares."""
+    """What every supervisor of one worker shares."""
 
     store: Store
     http: httpx.AsyncClient
@@ -88,8 +89,11 @@ class PoolContext:
     advertise_host: str | None = None  # the address gateways reach runners at
 
 
-class AppPool:
-    """Runners of one app on this worker, and the loop that feeds them requests."""
+class Supervisor:
+    """Runners of one app on this worker: how many, their lifecycle, which one is free.
+
+    Its :class:`~openfal.worker.dispatcher.Dispatcher` feeds them requests.
+    """
 
     def __init__(self, app: AppRecord, ctx: PoolContext, *, tick: float = 0.25) -> None:
         self.app = app
@@ -104,11 +108,10 @@ class AppPool:
         self.gpus_per_runner = gpus_needed(app.settings)
         self.tick = tick
         self.runners: list[RunnerProcess] = []
-        self.jobs: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()  # runner boots and stops
-        self._slot = asyncio.Event()  # a runner became ready or a slot was freed
+        self.slot = asyncio.Event()  # a runner became ready or a slot was freed
         self._tasks: list[asyncio.Task[None]] = []
-        self._accepting = True
+        self.accepting = True
         self._start_failures = 0
         self._next_start_at = 0.0
         self._pending_since: float | None = None
@@ -120,6 +123,12 @@ class AppPool:
         self.active_sessions = 0  # holding one (counted in the runner's in_flight)
         self.start_error: str | None = None  # why the last runner failed to start
         self.failed_starts = 0  # ever, on this pool
+        self.dispatcher = Dispatcher(self)
+
+    @property
+    def jobs(self) -> set[asyncio.Task[None]]:
+        """Requests running on this app's runners."""
+        return self.dispatcher.jobs
 
     @property
     def app_id(self) -> str:
@@ -128,7 +137,7 @@ class AppPool:
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._scale_loop()),
-            asyncio.create_task(self._dispatch_loop()),
+            asyncio.create_task(self.dispatcher.loop()),
         ]
 
     async def stop(self, *, drain: float = 0.0) -> None:
@@ -137,8 +146,8 @@ class AppPool:
 
         Requests still running after that are requeued, not lost.
         """
-        self._accepting = False
-        self._slot.set()
+        self.accepting = False
+        self.slot.set()
         # let a claim in flight land (a request claimed now is run, not dropped)
         _, stuck = await asyncio.wait(self._tasks, timeout=self.tick * 4 + 2.0)
         for t in stuck:
@@ -176,72 +185,6 @@ class AppPool:
             free = matching or free
         return min(free, key=self.load)
 
-    async def _dispatch_loop(self) -> None:
-        while self._accepting:
-            try:
-                await self._dispatch_once()
-            except Exception as e:  # the store may be restarting: back off, try again
-                log.warning("dispatching %s: %s: %s", self.app_id, type(e).__name__, e)
-                await asyncio.sleep(self.tick * 4)
-
-    async def _dispatch_once(self) -> None:
-        if self.free_runner() is None:
-            self._slot.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._slot.wait(), self.tick)
-            return
-        rec = await self.store.claim(
-            [self.app_id],
-            self.worker_id,
-            lease_ttl=self.dispatch_cfg.lease_ttl,
-            timeout=self.tick,
-        )
-        if rec is None:
-            return
-        runner = self.free_runner(rec.hint)
-        if runner is None:  # it died while we waited for work: try again elsewhere
-            await self.store.requeue(
-                rec.id,
-                self.worker_id,
-                "Runner went away",
-                "runner_disconnected",
-                refund_attempt=True,
-            )
-            return
-        runner.in_flight += 1
-        job = asyncio.create_task(self._run(runner, rec))
-        self.jobs.add(job)
-        job.add_done_callback(self.jobs.discard)
-
-    async def _run(self, runner: RunnerProcess, rec: RequestRecord) -> None:
-        healthy = True
-        try:
-            healthy = await run_request(
-                self.store, self.http, runner, rec, self.worker_id, self.dispatch_cfg
-            )
-        except asyncio.CancelledError:
-            # worker shutdown: give the request back without counting the attempt
-            await asyncio.shield(
-                self.store.requeue(
-                    rec.id,
-                    self.worker_id,
-                    "Worker stopped",
-                    "runner_disconnected",
-                    refund_attempt=True,
-                )
-            )
-            raise
-        except Exception:
-            log.exception("dispatching %s failed", rec.id)
-            await self.store.requeue(rec.id, self.worker_id, "Worker error", "internal_error")
-        finally:
-            runner.in_flight -= 1
-            runner.last_used = time.monotonic()
-            self._slot.set()
-        if not healthy and runner.alive:
-            log.warning("restarting runner %s of %s", runner.id, self.app_id)
-            await runner.kill()
-
     # -- realtime sessions
 
     @contextlib.asynccontextmanager
@@ -264,7 +207,7 @@ class AppPool:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.announce(runner))
             runner.last_used = time.monotonic()
-            self._slot.set()
+            self.slot.set()
 
     async def _wait_for_slot(self, timeout: float) -> RunnerProcess:
         loop = asyncio.get_running_loop()
@@ -280,9 +223,9 @@ class AppPool:
                 if remaining <= 0:
                     raise TimeoutError(f"no runner of {self.app_id} was free within {timeout:g}s")
                 await self.rescale()  # count this session in the demand now, not at the next tick
-                self._slot.clear()
+                self.slot.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._slot.wait(), min(remaining, self.tick))
+                    await asyncio.wait_for(self.slot.wait(), min(remaining, self.tick))
             return runner
         finally:
             self.waiting_sessions -= 1
@@ -290,7 +233,7 @@ class AppPool:
     # -- scaling
 
     async def _scale_loop(self) -> None:
-        while self._accepting:
+        while self.accepting:
             started = time.monotonic()
             try:
                 await self.rescale()
@@ -349,7 +292,7 @@ class AppPool:
             if not await self.store.retire_runner(r.id, keep=needed):
                 if r.state is RunnerState.STOPPING and r.exit_code is None:
                     r.state = RunnerState.READY
-                    self._slot.set()
+                    self.slot.set()
                 return
             log.info(
                 "runner %s of %s idle for %.0fs: stopping",
@@ -431,7 +374,7 @@ class AppPool:
                 await self._fail_queued(str(e))
             return False
         self._start_failures = 0
-        self._slot.set()
+        self.slot.set()
         return True
 
     def info(self, runner: RunnerProcess) -> RunnerInfo:

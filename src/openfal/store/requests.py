@@ -1,4 +1,4 @@
-"""The store contract: every piece of shared state, one abstract class.
+"""The requests part of the store contract: records, the queue and the state machine.
 
 Public methods own the request state machine (status, timestamps, attempts, leases);
 backends implement the small ``_hooks`` below. Every hook that changes a record is a
@@ -15,19 +15,17 @@ State machine::
 from __future__ import annotations
 
 import abc
-import asyncio
 import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from enum import Enum, IntEnum
 from typing import Any
 
-from openfal.store.auth import AuthStore
 from openfal.store.clock import now
 from openfal.store.outbox import OutboxStore
-from openfal.store.runners import RunnerRegistry
+from openfal.store.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -115,17 +113,6 @@ class RequestRecord:
         return self.is_done and self.error_type is None and (self.status_code or 200) < 400
 
 
-@dataclass(frozen=True)
-class AppRecord:
-    """A registered app: where its code is and what its endpoints accept."""
-
-    app_id: str
-    source: str  # "path/to/file.py::Class" or "package.module:Class"
-    settings: dict[str, Any] = field(default_factory=dict)
-    endpoints: dict[str, Any] = field(default_factory=dict)  # path -> {input_schema, output_schema}
-    registered_at: float = 0.0
-
-
 # Columns that hold JSON-encodable dicts (used by backends that serialise records).
 JSON_FIELDS = ("headers", "progress", "result_headers", "metrics")
 
@@ -155,47 +142,11 @@ def row_to_record(row: dict[str, Any]) -> RequestRecord:
     return RequestRecord(**data)
 
 
-class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
-    """Shared state of the platform. Use :meth:`from_url` to get one."""
+class RequestStore(Waiting, OutboxStore, abc.ABC):
+    """Requests: the queue, leases, logs, events and the state machine."""
 
-    def __init__(self, *, retention: float = 3600.0, max_attempts: int = 3) -> None:
-        self.retention = retention
-        self.max_attempts = max_attempts
-        self._changed: dict[str, asyncio.Event] = {}
-        self._work: asyncio.Event | None = None
-
-    # ------------------------------------------------------------------ factory
-
-    @staticmethod
-    def from_url(url: str, **kwargs: Any) -> Store:
-        """``memory://``, ``sqlite:///path/to/db`` or ``redis://host:port/db``."""
-        if url.startswith("memory://"):
-            from openfal.store.memory import MemoryStore
-
-            return MemoryStore(**kwargs)
-        if url.startswith("sqlite://"):
-            from openfal.store.sqlite import SQLiteStore
-
-            # sqlite:///relative/path, sqlite:////absolute/path, sqlite:// = in memory
-            return SQLiteStore(
-                url.removeprefix("sqlite://").removeprefix("/") or ":memory:", **kwargs
-            )
-        if url.startswith(("redis://", "rediss://", "unix://")):
-            try:
-                from openfal.store.redis import RedisStore
-            except ImportError as e:  # pragma: no cover - depends on the extra
-                raise RuntimeError(
-                    "the redis store needs the 'redis' extra: pip install 'openfal[redis]'"
-                ) from e
-            store: Store = RedisStore(url, **kwargs)
-            return store
-        raise ValueError(f"unknown store URL {url!r}: use memory://, sqlite:///PATH or redis://")
-
-    async def open(self) -> None:
-        """Create tables / connections. Idempotent."""
-
-    async def close(self) -> None:
-        """Release connections."""
+    retention: float
+    max_attempts: int
 
     # ------------------------------------------------------------------ requests
 
@@ -242,7 +193,11 @@ class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
         return rec
 
     async def get(self, request_id: str) -> RequestRecord | None:
-        return await self._get(request_id)
+        token = self._arm(request_id)
+        rec = await self._get(request_id)
+        if token is not None and (rec is None or rec.is_done):
+            self._disarm(request_id, token)
+        return rec
 
     async def queue_position(self, rec: RequestRecord) -> int:
         """Number of requests of the same app that will be claimed before ``rec``."""
@@ -330,6 +285,7 @@ class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
 
     async def get_logs(self, request_id: str, since: int = 0) -> list[LogEntry]:
         """Log entries from index ``since`` on."""
+        self._arm(request_id)
         return await self._get_logs(request_id, since)
 
     async def publish_event(self, request_id: str, data: bytes) -> None:
@@ -338,6 +294,7 @@ class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
         self._notify(request_id)
 
     async def get_events(self, request_id: str, since: int = 0) -> list[bytes]:
+        self._arm(request_id)
         return await self._get_events(request_id, since)
 
     async def complete(
@@ -523,60 +480,6 @@ class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
         await self.purge_webhooks(before)
         return await self._delete_completed_before(before)
 
-    # ------------------------------------------------------------------ apps
-
-    async def register_app(self, app: AppRecord) -> None:
-        await self._put_app(replace(app, registered_at=app.registered_at or now()))
-
-    async def get_app(self, app_id: str) -> AppRecord | None:
-        return await self._get_app(app_id)
-
-    async def list_apps(self) -> list[AppRecord]:
-        return await self._list_apps()
-
-    async def unregister_app(self, app_id: str) -> bool:
-        return await self._delete_app(app_id)
-
-    # ------------------------------------------------------------------ waiting
-
-    async def wait_for_change(self, request_id: str, timeout: float) -> bool:
-        """Return True when ``request_id`` may have changed, False after ``timeout``.
-
-        In-process changes wake waiters at once; backends shared between processes
-        may override this (the timeout makes polling the fallback).
-        """
-        ev = self._changed.setdefault(request_id, asyncio.Event())
-        try:
-            await asyncio.wait_for(ev.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            if self._changed.get(request_id) is ev and ev.is_set():
-                del self._changed[request_id]
-
-    async def wait_for_work(self, timeout: float) -> None:
-        """Return when a request may have been queued, or after ``timeout``."""
-        if self._work is None:
-            self._work = asyncio.Event()
-        ev = self._work
-        try:
-            await asyncio.wait_for(ev.wait(), timeout)
-        except TimeoutError:
-            pass
-        finally:
-            if self._work is ev and ev.is_set():
-                self._work = None
-
-    def _notify(self, request_id: str) -> None:
-        ev = self._changed.get(request_id)
-        if ev is not None:
-            ev.set()
-
-    def _notify_work(self) -> None:
-        if self._work is not None:
-            self._work.set()
-
     # ------------------------------------------------------------------ internals
 
     async def _finish(
@@ -678,18 +581,6 @@ class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
 
     @abc.abstractmethod
     async def _get_events(self, request_id: str, since: int) -> list[bytes]: ...
-
-    @abc.abstractmethod
-    async def _put_app(self, app: AppRecord) -> None: ...
-
-    @abc.abstractmethod
-    async def _get_app(self, app_id: str) -> AppRecord | None: ...
-
-    @abc.abstractmethod
-    async def _list_apps(self) -> list[AppRecord]: ...
-
-    @abc.abstractmethod
-    async def _delete_app(self, app_id: str) -> bool: ...
 
 
 def _error_body(detail: str, error_type: str) -> bytes:

@@ -81,19 +81,20 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.commands.core import AsyncScript
 
-from openfal.store.base import (
+from openfal.store.apps import AppRecord
+from openfal.store.contract import Store
+from openfal.store.redis.auth import RedisAuth
+from openfal.store.redis.outbox import RedisOutbox
+from openfal.store.redis.runners import RedisRunners
+from openfal.store.redis.scripts import lua
+from openfal.store.requests import (
     JSON_FIELDS,
-    AppRecord,
     LogEntry,
     RequestRecord,
     RequestStatus,
-    Store,
     record_to_row,
     row_to_record,
 )
-from openfal.store.redis_auth import RedisAuth
-from openfal.store.redis_outbox import RedisOutbox
-from openfal.store.redis_runners import RedisRunners
 
 log = logging.getLogger(__name__)
 
@@ -183,200 +184,24 @@ def _changes_args(changes: dict[str, Any]) -> list[bytes | str | int]:
 # strings (no float round trips through Lua); numbers handed to redis.call are converted
 # by Redis exactly.
 
-_LUA_PRELUDE = """
-local P = ARGV[1]
-local SHIFT = 1099511627776
-local IDX = {'status', 'app_id', 'priority', 'seq', 'lease_expires', 'completed_at',
-             'created_at', 'owner'}
-local STATE = {'status', 'app_id', 'priority', 'seq', 'lease_expires', 'completed_at'}
-local LISTED = {'app_id', 'seq', 'created_at', 'owner'}
-
-local function rkey(id) return P .. 'req:' .. id end
-
-local function load(id)
-  local v = redis.call('HMGET', rkey(id), unpack(IDX))
-  local h = {}
-  for i, name in ipairs(IDX) do h[name] = v[i] end
-  return h
-end
-
-local function differ(a, b, names)
-  for _, n in ipairs(names) do
-    if a[n] ~= b[n] then return true end
-  end
-  return false
-end
-
--- add (true) or remove (false) the request to/from the indexes of its status
-local function index(id, h, add)
-  local app = h.app_id
-  if h.status == 'IN_QUEUE' then
-    local k = P .. 'queue:' .. app
-    if add then
-      redis.call('ZADD', k, tonumber(h.priority) * SHIFT + tonumber(h.seq), id)
-    else
-      redis.call('ZREM', k, id)
-    end
-  elseif h.status == 'IN_PROGRESS' then
-    if add then
-      redis.call('SADD', P .. 'running:' .. app, id)
-      if h.lease_expires then redis.call('ZADD', P .. 'leases', h.lease_expires, id) end
-    else
-      redis.call('SREM', P .. 'running:' .. app, id)
-      redis.call('ZREM', P .. 'leases', id)
-    end
-  elseif h.status == 'COMPLETED' then
-    if add then
-      redis.call('SADD', P .. 'done:' .. app, id)
-      if h.completed_at then redis.call('ZADD', P .. 'completed', h.completed_at, id) end
-    else
-      redis.call('SREM', P .. 'done:' .. app, id)
-      redis.call('ZREM', P .. 'completed', id)
-    end
-  end
-end
-
--- add or remove the request to/from the listing indexes (newest first, seq breaks ties)
-local function listing(id, h, add)
-  if not h.seq then return end
-  local m = string.rep('0', 13 - string.len(h.seq)) .. h.seq .. ':' .. id
-  local keys = {P .. 'created', P .. 'created:app:' .. h.app_id}
-  if h.owner then keys[3] = P .. 'created:owner:' .. h.owner end
-  for _, k in ipairs(keys) do
-    if add then redis.call('ZADD', k, h.created_at, m) else redis.call('ZREM', k, m) end
-  end
-end
-
--- a new version for the request, announced on its channel (and on 'work' when it
--- entered a queue)
-local function bump(id, new_status, old_status)
-  local v = redis.call('INCR', P .. 'version')
-  redis.call('HSET', rkey(id), '_v', v)
-  redis.call('PUBLISH', P .. 'changed:' .. id, v)
-  if new_status == 'IN_QUEUE' and old_status ~= 'IN_QUEUE' then
-    redis.call('PUBLISH', P .. 'work', redis.call('INCR', P .. 'workver'))
-  end
-end
-
--- apply changes encoded from ARGV[i] on: nsets, k1, v1, ..., ndels, d1, ...
-local function apply(id, i, quiet)
-  local key = rkey(id)
-  local nsets = tonumber(ARGV[i])
-  local sets = {}
-  for j = 1, 2 * nsets do sets[j] = ARGV[i + j] end
-  i = i + 2 * nsets + 1
-  local ndels = tonumber(ARGV[i])
-  local dels = {}
-  for j = 1, ndels do dels[j] = ARGV[i + j] end
-  if nsets + ndels == 0 then return redis.call('HGETALL', key) end
-  local old = load(id)
-  if nsets > 0 then redis.call('HSET', key, unpack(sets)) end
-  if ndels > 0 then redis.call('HDEL', key, unpack(dels)) end
-  local new = load(id)
-  if differ(old, new, STATE) then
-    index(id, old, false)
-    index(id, new, true)
-  end
-  if differ(old, new, LISTED) then
-    listing(id, old, false)
-    listing(id, new, true)
-  end
-  -- requeued: the next attempt streams its events afresh
-  if new.status == 'IN_QUEUE' and old.status ~= 'IN_QUEUE' then
-    redis.call('DEL', P .. 'events:' .. id)
-  end
-  if not quiet then bump(id, new.status, old.status) end
-  return redis.call('HGETALL', key)
-end
-"""
+_LUA_PRELUDE = lua("requests_prelude.lua")
 
 # ARGV: prefix, id, nfields, k1, v1, ...  -> seq, or false when the id exists
-_LUA_INSERT = """
-local id = ARGV[2]
-local key = rkey(id)
-if redis.call('EXISTS', key) == 1 then return false end
-local seq = redis.call('INCR', P .. 'seq')
-if seq >= SHIFT then return redis.error_reply('openfal: request sequence exhausted') end
-local n = tonumber(ARGV[3])
-local sets = {}
-for j = 1, 2 * n do sets[j] = ARGV[3 + j] end
-redis.call('HSET', key, 'seq', seq, unpack(sets))
-local h = load(id)
-index(id, h, true)
-listing(id, h, true)
-bump(id, h.status, nil)
-return seq
-"""
+_LUA_INSERT = lua("requests_insert.lua")
 
 # ARGV: prefix, id, quiet, check_worker, worker, lease_before ('' = any), nexpect, s1..,
 #   <changes>  -> the new record (HGETALL), or false when the compare-and-set fails
-_LUA_UPDATE = """
-local id = ARGV[2]
-local nexp = tonumber(ARGV[7])
-local cur = redis.call('HMGET', rkey(id), 'status', 'worker_id', 'lease_expires')
-if not cur[1] then return false end
-local ok = false
-for j = 1, nexp do
-  if ARGV[7 + j] == cur[1] then ok = true end
-end
-if not ok then return false end
-if ARGV[4] == '1' and cur[2] ~= ARGV[5] then return false end
-if ARGV[6] ~= '' and not (cur[3] and tonumber(cur[3]) < tonumber(ARGV[6])) then
-  return false
-end
-return apply(id, 8 + nexp, ARGV[3] == '1')
-"""
+_LUA_UPDATE = lua("requests_update.lua")
 
 # ARGV: prefix, napps, app1.., <changes>
 #   -> the claimed record (HGETALL), or workver (an integer) when every queue is empty
-_LUA_POP = """
-local napps = tonumber(ARGV[2])
-local best, best_score
-for j = 1, napps do
-  local head = redis.call('ZRANGE', P .. 'queue:' .. ARGV[2 + j], 0, 0, 'WITHSCORES')
-  if head[1] then
-    local s = tonumber(head[2])
-    if best == nil or s < best_score then best, best_score = head[1], s end
-  end
-end
-if best == nil then return tonumber(redis.call('GET', P .. 'workver') or '0') end
-return apply(best, 3 + napps, false)
-"""
+_LUA_POP = lua("requests_pop.lua")
 
 # ARGV: prefix, id, 'logs' | 'events', item1, ...
-_LUA_APPEND = """
-local id = ARGV[2]
-local k = P .. ARGV[3] .. ':' .. id
-for i = 4, #ARGV, 1000 do
-  redis.call('RPUSH', k, unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-if redis.call('EXISTS', rkey(id)) == 1 then
-  local h = load(id)
-  bump(id, h.status, h.status)
-else
-  redis.call('PUBLISH', P .. 'changed:' .. id, '*')
-end
-return 1
-"""
+_LUA_APPEND = lua("requests_append.lua")
 
 # ARGV: prefix, max score ('(t'), limit  -> the deleted ids
-_LUA_PURGE = """
-local ids = redis.call('ZRANGEBYSCORE', P .. 'completed', '-inf', ARGV[2], 'LIMIT', 0,
-                       tonumber(ARGV[3]))
-local gone = {}
-for _, id in ipairs(ids) do
-  local h = load(id)
-  redis.call('ZREM', P .. 'completed', id)
-  if h.status == 'COMPLETED' then
-    index(id, h, false)
-    listing(id, h, false)
-    redis.call('DEL', rkey(id), P .. 'logs:' .. id, P .. 'events:' .. id)
-    redis.call('PUBLISH', P .. 'changed:' .. id, '*')
-    gone[#gone + 1] = id
-  end
-end
-return gone
-"""
+_LUA_PURGE = lua("requests_purge.lua")
 
 
 # ---------------------------------------------------------------------- waiting
@@ -776,22 +601,6 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
 
     # ------------------------------------------------------------------ waiting
 
-    async def get(self, request_id: str) -> RequestRecord | None:
-        raw = cast(dict[bytes, bytes], await (await self._r()).hgetall(self._k("req", request_id)))
-        if not raw:
-            self._saw(request_id, 0)
-            return None
-        rec, version = _unwire(raw)
-        self._saw(request_id, version)
-        return rec
-
-    async def get_logs(self, request_id: str, since: int = 0) -> list[LogEntry]:
-        rows = await self._read_list("logs", request_id, since)
-        return [LogEntry(**json.loads(row)) for row in rows]
-
-    async def get_events(self, request_id: str, since: int = 0) -> list[bytes]:
-        return await self._read_list("events", request_id, since)
-
     async def _read_list(self, kind: str, request_id: str, since: int) -> list[bytes]:
         async with (await self._r()).pipeline(transaction=True) as pipe:
             pipe.hget(self._k("req", request_id), "_v")
@@ -806,7 +615,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
     def _saw_work(self, version: int) -> None:
         _saw((self._token, None), version)
 
-    async def wait_for_change(self, request_id: str, timeout: float) -> bool:
+    async def _wait_change(self, request_id: str, timeout: float) -> bool:
         version = _take_seen((self._token, request_id))
         r = await self._r()
         key = self._k("req", request_id)
@@ -819,7 +628,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
             self._k("changed", request_id).encode(), version, current, timeout
         )
 
-    async def wait_for_work(self, timeout: float) -> None:
+    async def _wait_work(self, timeout: float) -> None:
         version = _take_seen((self._token, None))
         r = await self._r()
         key = self._k("workver")
@@ -859,8 +668,14 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
         return row_to_record({**record_to_row(rec), "seq": int(seq)})
 
     async def _get(self, request_id: str) -> RequestRecord | None:
+        # remembers the version read: a wait that follows returns at once if it moved on
         raw = cast(dict[bytes, bytes], await (await self._r()).hgetall(self._k("req", request_id)))
-        return _unwire(raw)[0] if raw else None
+        if not raw:
+            self._saw(request_id, 0)
+            return None
+        rec, version = _unwire(raw)
+        self._saw(request_id, version)
+        return rec
 
     async def _update(
         self,
@@ -1012,7 +827,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
         await self._append_script(args=[self.prefix, request_id, "logs", *items])
 
     async def _get_logs(self, request_id: str, since: int) -> list[LogEntry]:
-        rows = await (await self._r()).lrange(self._k("logs", request_id), max(since, 0), -1)
+        rows = await self._read_list("logs", request_id, since)
         return [LogEntry(**json.loads(row)) for row in rows]
 
     async def _append_event(self, request_id: str, data: bytes) -> None:
@@ -1020,9 +835,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
         await self._append_script(args=[self.prefix, request_id, "events", bytes(data)])
 
     async def _get_events(self, request_id: str, since: int) -> list[bytes]:
-        r = await self._r()
-        rows = cast(list[bytes], await r.lrange(self._k("events", request_id), max(since, 0), -1))
-        return [bytes(row) for row in rows]
+        return await self._read_list("events", request_id, since)
 
     # ------------------------------------------------------------------ apps
 

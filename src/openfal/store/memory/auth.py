@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from openfal.store.auth import AuthStore, KeyRecord, revoke, token_bucket
 
 if TYPE_CHECKING:
-    from openfal.store.base import RequestRecord
+    from openfal.store.requests import RequestRecord
 
 
 class MemoryAuth(AuthStore):

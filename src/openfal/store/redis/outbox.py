@@ -19,97 +19,27 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from openfal.store.outbox import OutboxStore, WebhookDelivery, WebhookState
+from openfal.store.redis.scripts import lua
 
-_LUA_PRELUDE = """
-local P = ARGV[1]
-local function wkey(id) return P .. 'webhook:' .. id end
-local function reindex(id)
-  local h = redis.call('HMGET', wkey(id), 'state', 'next_at', 'created_at', 'updated_at')
-  redis.call('ZREM', P .. 'webhooks:waiting', id)
-  redis.call('ZREM', P .. 'webhooks:due', id)
-  redis.call('ZREM', P .. 'webhooks:finished', id)
-  if h[1] == 'WAITING' then
-    redis.call('ZADD', P .. 'webhooks:waiting', h[3], id)
-  elseif h[1] == 'PENDING' then
-    redis.call('ZADD', P .. 'webhooks:due', h[2] or h[4], id)
-  elseif h[1] then
-    redis.call('ZADD', P .. 'webhooks:finished', h[4], id)
-  end
-end
--- nsets, k1, v1, ..., ndels, d1, ... from ARGV[i] on
-local function apply(id, i)
-  local nsets = tonumber(ARGV[i])
-  if nsets > 0 then
-    redis.call('HSET', wkey(id), unpack(ARGV, i + 1, i + 2 * nsets))
-  end
-  i = i + 2 * nsets + 1
-  local ndels = tonumber(ARGV[i])
-  if ndels > 0 then redis.call('HDEL', wkey(id), unpack(ARGV, i + 1, i + ndels)) end
-  reindex(id)
-end
-"""
+_LUA_PRELUDE = lua("outbox_prelude.lua")
 
 # ARGV: prefix, id, <changes>  -> 1 inserted, 0 exists
-_LUA_PUT = """
-local id = ARGV[2]
-if redis.call('EXISTS', wkey(id)) == 1 then return 0 end
-apply(id, 3)
-return 1
-"""
+_LUA_PUT = lua("outbox_put.lua")
 
 # ARGV: prefix, id, expected state, lease owner ('' = any), <changes>  -> HGETALL or false
-_LUA_UPDATE = """
-local id = ARGV[2]
-local cur = redis.call('HMGET', wkey(id), 'state', 'lease_owner')
-if cur[1] ~= ARGV[3] then return false end
-if ARGV[4] ~= '' and cur[2] ~= ARGV[4] then return false end
-apply(id, 5)
-return redis.call('HGETALL', wkey(id))
-"""
+_LUA_UPDATE = lua("outbox_update.lua")
 
 # ARGV: prefix, sender, t, lease end, limit  -> the claimed ids
-_LUA_CLAIM = """
-local ids = redis.call('ZRANGEBYSCORE', P .. 'webhooks:due', '-inf', ARGV[3], 'LIMIT', 0,
-                       tonumber(ARGV[5]))
-for _, id in ipairs(ids) do
-  redis.call('HSET', wkey(id), 'lease_owner', ARGV[2], 'next_at', ARGV[4])
-  redis.call('ZADD', P .. 'webhooks:due', ARGV[4], id)
-end
-return ids
-"""
+_LUA_CLAIM = lua("outbox_claim.lua")
 
 # ARGV: prefix, t  -> how many leases were released
-_LUA_RELEASE = """
-local n = 0
-for _, id in ipairs(redis.call('ZRANGE', P .. 'webhooks:due', 0, -1)) do
-  if redis.call('HEXISTS', wkey(id), 'lease_owner') == 1 then
-    redis.call('HDEL', wkey(id), 'lease_owner')
-    redis.call('HSET', wkey(id), 'next_at', ARGV[2])
-    redis.call('ZADD', P .. 'webhooks:due', ARGV[2], id)
-    n = n + 1
-  end
-end
-return n
-"""
+_LUA_RELEASE = lua("outbox_release.lua")
 
 # ARGV: prefix, id
-_LUA_DELETE = """
-redis.call('DEL', wkey(ARGV[2]))
-redis.call('ZREM', P .. 'webhooks:waiting', ARGV[2])
-redis.call('ZREM', P .. 'webhooks:due', ARGV[2])
-redis.call('ZREM', P .. 'webhooks:finished', ARGV[2])
-return 1
-"""
+_LUA_DELETE = lua("outbox_delete.lua")
 
 # ARGV: prefix, max score ('(t')  -> how many were deleted
-_LUA_PURGE = """
-local ids = redis.call('ZRANGEBYSCORE', P .. 'webhooks:finished', '-inf', ARGV[2])
-for _, id in ipairs(ids) do
-  redis.call('DEL', wkey(id))
-  redis.call('ZREM', P .. 'webhooks:finished', id)
-end
-return #ids
-"""
+_LUA_PURGE = lua("outbox_purge.lua")
 
 _FLOATS = ("created_at", "updated_at", "next_at")
 
