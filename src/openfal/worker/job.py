@@ -33,6 +33,8 @@ _HOP_HEADERS = {
 
 CANCEL_CHECK = 0.2  # seconds between reads of the record for a cancel
 RESULT_GRACE = 5.0  # seconds a runner gets to close its stream after the result line
+STOP_LIMIT = 60.0  # seconds a healthy runner gets to stop a cancelled request, at most
+HEALTH_CHECK = 1.0  # seconds between (and timeout of) its health checks meanwhile
 
 
 @dataclass
@@ -83,8 +85,10 @@ class _Job:
             if not relay.done():
                 # the watcher ended the request (give the runner its grace period), or saw
                 # its result while the runner closes the stream
-                grace = self.cfg.cancel_grace if self.ended else RESULT_GRACE
-                await asyncio.wait({relay}, timeout=grace)
+                if self.ended:
+                    await self._wait_while_healthy(relay)
+                else:
+                    await asyncio.wait({relay}, timeout=RESULT_GRACE)
             if relay.done() and relay.exception() is None:
                 return True
             if not relay.done() and self.got_result.is_set() and not self.ended:
@@ -278,6 +282,24 @@ class _Job:
             headers={"x-fal-error-type": "request_timeout"},
         )
         await self._forward_cancel()
+
+    async def _wait_while_healthy(self, relay: asyncio.Task[None]) -> None:
+        """After a cancel or timeout: ``cancel_grace`` seconds for the runner to stop, then
+        more (up to ``STOP_LIMIT``) while it answers ``/health``, so a step longer than the
+        grace (a CPU diffusion step) ends the request at the next step instead of costing
+        the next request a cold start. A runner that stops answering is replaced."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(STOP_LIMIT, self.cfg.cancel_grace)
+        await asyncio.wait({relay}, timeout=self.cfg.cancel_grace)
+        while not relay.done() and loop.time() < deadline and await self._healthy():
+            await asyncio.wait({relay}, timeout=HEALTH_CHECK)
+
+    async def _healthy(self) -> bool:
+        try:
+            r = await self.http.get(f"{self.runner.url}/health", timeout=HEALTH_CHECK)
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200
 
     async def _forward_cancel(self) -> None:
         with contextlib.suppress(httpx.HTTPError):

@@ -34,6 +34,7 @@ from openfal.store.requests import (
 from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
 from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
+from openfal.store.sqlite.transaction import transaction as _write
 
 log = logging.getLogger(__name__)
 
@@ -122,19 +123,6 @@ def _encode(name: str, value: Any) -> Any:
 
 def _record(row: sqlite3.Row | None) -> RequestRecord | None:
     return row_to_record(dict(row)) if row is not None else None
-
-
-def _write(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-    """Run ``fn`` in a write transaction taken up front (no interleaving writer)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn)
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return result
 
 
 class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
