@@ -21,6 +21,7 @@ serve: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports  # the dependency direction of docs/architecture.md
 
 test: $(STAMP)
 	bash scripts/test.sh $(PYTEST_ARGS)

@@ -6,14 +6,18 @@ import re
 
 import pytest
 
+from openfal.filekeys import (
+    MAX_FILE_NAME_LENGTH,
+)
 from openfal.storage import InvalidKey, new_key, safe_file_name, validate_key
 from openfal.storage.base import (
-    MAX_FILE_NAME_LENGTH,
-    InvalidRange,
-    MultipartError,
     multipart_etag,
     resolve_range,
     sort_parts,
+)
+from openfal.storage.errors import (
+    InvalidRange,
+    MultipartError,
 )
 
 

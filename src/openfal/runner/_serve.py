@@ -6,8 +6,10 @@ import traceback
 
 import uvicorn
 
+from openfal import toolkit
 from openfal.runner._app import build_app
 from openfal.sdk import load_app
+from openfal.storage import Storage
 
 __all__ = ["EXIT_SETUP_FAILED", "serve"]
 
@@ -19,6 +21,7 @@ def serve(ref: str, host: str = "127.0.0.1", port: int = 8000) -> int:
 
     3 means the app could not be loaded or its setup() raised (the traceback is printed).
     """
+    toolkit.use_storage(Storage.from_url)  # apps write the platform's storage directly
     try:
         app = build_app(load_app(ref))
     except Exception:

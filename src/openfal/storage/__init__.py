@@ -9,20 +9,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from openfal.filekeys import (
+    new_key,
+    safe_file_name,
+    validate_key,
+)
 from openfal.storage.base import (
     ByteStream,
     Data,
     FileInfo,
+    Storage,
+)
+from openfal.storage.errors import (
     FileNotFound,
     InvalidKey,
     InvalidRange,
     MultipartError,
-    Storage,
     StorageError,
     UploadTooLarge,
-    new_key,
-    safe_file_name,
-    validate_key,
 )
 from openfal.storage.local import LocalStorage
 

@@ -19,10 +19,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import re
 import tempfile
-import unicodedata
-import uuid
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +27,13 @@ from types import TracebackType
 from typing import IO, Any, BinaryIO, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
 
-from openfal.store.clock import now as clock_now
+from openfal.clock import now as clock_now
+from openfal.storage.errors import (
+    InvalidRange,
+    MultipartError,
+    StorageError,
+    UploadTooLarge,
+)
 
 # What ``put``/``put_part`` accept: the bytes themselves, an async stream of chunks, or the
 # path of a local file to copy (``str`` is a path, never content).
@@ -38,49 +41,8 @@ Data: TypeAlias = bytes | bytearray | memoryview | AsyncIterable[bytes] | str | 
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024  # bytes per chunk yielded by get() and written by put()
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-DEFAULT_FILE_NAME = "upload.bin"
-MAX_KEY_LENGTH = 512  # bytes, UTF-8
-MAX_SEGMENT_LENGTH = 200  # bytes, UTF-8 (file systems allow 255 per path component)
-MAX_FILE_NAME_LENGTH = 100  # characters kept by safe_file_name()
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum size of every multipart part but the last
 MAX_PART_NUMBER = 10_000
-
-
-# ---------------------------------------------------------------------------- errors
-
-
-class StorageError(Exception):
-    """Root of every error the storage layer raises on purpose."""
-
-
-class InvalidKey(StorageError, ValueError):
-    """A key that could escape its root or that a backend cannot store."""
-
-
-class FileNotFound(StorageError):
-    """No file under this key (or it expired and was swept)."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"no file under key {key!r}")
-        self.key = key
-
-
-class InvalidRange(StorageError, ValueError):
-    """A byte range that does not overlap the file (HTTP 416)."""
-
-
-class UploadTooLarge(StorageError):
-    """The upload is larger than the backend's ``max_size`` (HTTP 413)."""
-
-    def __init__(self, limit: int, size: int | None = None) -> None:
-        self.limit = limit
-        self.size = size
-        got = f" (got at least {size} bytes)" if size is not None else ""
-        super().__init__(f"upload exceeds the maximum size of {limit} bytes{got}")
-
-
-class MultipartError(StorageError):
-    """Unknown upload id, or parts that do not fit together (missing, bad etag, too small)."""
 
 
 # ---------------------------------------------------------------------------- records
@@ -98,68 +60,6 @@ class FileInfo:
 
     def is_expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
-
-
-# ---------------------------------------------------------------------------- keys
-
-_SAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def safe_file_name(file_name: str | None, default: str = DEFAULT_FILE_NAME) -> str:
-    """A file name that is safe in a key, a path and a URL.
-
-    Basename only (both ``/`` and ``\\`` separate), accents folded to ASCII, anything outside
-    ``[A-Za-z0-9._-]`` replaced by ``_``, no leading dot, at most
-    :data:`MAX_FILE_NAME_LENGTH` characters (the extension is kept when truncating).
-    """
-    name = (file_name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    name = _SAFE_NAME_CHARS.sub("_", name).strip("._ ")
-    if len(name) > MAX_FILE_NAME_LENGTH:
-        stem, dot, ext = name.rpartition(".")
-        if dot and 0 < len(ext) <= 16:
-            name = stem[: MAX_FILE_NAME_LENGTH - len(ext) - 1].rstrip("._") + "." + ext
-        else:
-            name = name[:MAX_FILE_NAME_LENGTH].rstrip("._")
-    return name or default
-
-
-def new_key(file_name: str | None = None) -> str:
-    """A fresh, unguessable key: ``<uuid4 hex>/<safe file name>``."""
-    return f"{uuid.uuid4().hex}/{safe_file_name(file_name)}"
-
-
-def validate_key(key: str) -> str:
-    """Return ``key`` unchanged, or raise :class:`InvalidKey`.
-
-    Rejected: non-strings, empty keys, absolute paths, backslashes, empty / ``.`` / ``..``
-    segments (so also leading, trailing or doubled slashes), NUL and other control
-    characters, keys over :data:`MAX_KEY_LENGTH` bytes or segments over
-    :data:`MAX_SEGMENT_LENGTH` bytes.
-    """
-    if not isinstance(key, str):
-        raise InvalidKey(f"key must be a string, not {type(key).__name__}")
-    if not key:
-        raise InvalidKey("key is empty")
-    if key.startswith("/"):
-        raise InvalidKey(f"key must be relative: {key!r}")
-    if "\\" in key:
-        raise InvalidKey(f"key must not contain backslashes: {key!r}")
-    if _CONTROL_CHARS.search(key):
-        raise InvalidKey(f"key must not contain control characters: {key!r}")
-    try:
-        encoded = key.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidKey(f"key is not valid UTF-8: {key!r}") from None
-    if len(encoded) > MAX_KEY_LENGTH:
-        raise InvalidKey(f"key is longer than {MAX_KEY_LENGTH} bytes")
-    for segment in key.split("/"):
-        if segment in ("", ".", ".."):
-            raise InvalidKey(f"key has an empty, '.' or '..' segment: {key!r}")
-        if len(segment.encode("utf-8")) > MAX_SEGMENT_LENGTH:
-            raise InvalidKey(f"key segment is longer than {MAX_SEGMENT_LENGTH} bytes")
-    return key
 
 
 # ---------------------------------------------------------------------------- streams
@@ -718,10 +618,3 @@ def parse_bool(value: str) -> bool:
     if lowered in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"not a boolean: {value!r}")
-
-
-def file_name_for(key: str, file_name: str | None) -> str:
-    """The file name to record: the given one (control characters dropped, at most 255
-    characters), else the key's last segment."""
-    name = _CONTROL_CHARS.sub("", file_name or "")[:255]
-    return name or key.rsplit("/", 1)[-1]

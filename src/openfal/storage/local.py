@@ -33,6 +33,11 @@ import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from openfal.clock import now as clock_now
+from openfal.filekeys import (
+    file_name_for,
+    validate_key,
+)
 from openfal.storage.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_CONTENT_TYPE,
@@ -40,23 +45,22 @@ from openfal.storage.base import (
     ByteStream,
     Data,
     FileInfo,
-    FileNotFound,
-    MultipartError,
     Storage,
-    StorageError,
-    UploadTooLarge,
     check_data,
     check_part_number,
     check_parts_fit,
     check_range,
-    file_name_for,
     multipart_etag,
     resolve_range,
     sort_parts,
     spool,
-    validate_key,
 )
-from openfal.store.clock import now as clock_now
+from openfal.storage.errors import (
+    FileNotFound,
+    MultipartError,
+    StorageError,
+    UploadTooLarge,
+)
 
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _PART_FILE = re.compile(r"(\d{5})\.json")

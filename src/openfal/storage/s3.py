@@ -23,6 +23,11 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from openfal.clock import now as clock_now
+from openfal.filekeys import (
+    file_name_for,
+    validate_key,
+)
 from openfal.storage.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_CONTENT_TYPE,
@@ -30,26 +35,25 @@ from openfal.storage.base import (
     ByteStream,
     Data,
     FileInfo,
-    FileNotFound,
-    InvalidRange,
-    MultipartError,
     Storage,
-    StorageError,
-    UploadTooLarge,
     as_bytes,
     check_data,
     check_part_number,
     check_parts_fit,
     check_range,
-    file_name_for,
     is_path,
     normalize_etag,
     parse_bool,
     sort_parts,
     spool,
-    validate_key,
 )
-from openfal.store.clock import now as clock_now
+from openfal.storage.errors import (
+    FileNotFound,
+    InvalidRange,
+    MultipartError,
+    StorageError,
+    UploadTooLarge,
+)
 
 T = TypeVar("T")
 

@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 
+from openfal.errors import OpenfalError
 from openfal.store import LogEntry, RequestRecord, Store
+from openfal.worker.frames import RunnerProtocolError, iter_frames
 from openfal.worker.runner_process import RunnerProcess
 
 log = logging.getLogger("openfal.worker")
@@ -40,12 +42,8 @@ class DispatchConfig:
     request_timeout: float | None = None
 
 
-class RunnerLost(Exception):
+class RunnerLost(OpenfalError):
     """The runner stopped answering in the middle of a request."""
-
-
-class _Stop(Exception):
-    """The platform ended the request (cancel or timeout) and the runner did not stop."""
 
 
 async def run_request(
@@ -139,14 +137,15 @@ class _Job:
                 timeout=httpx.Timeout(None, connect=10.0),
             ) as resp:
                 if resp.headers.get("content-type", "").startswith("application/x-ndjson"):
-                    async for line in resp.aiter_lines():
-                        if line.strip():
-                            await self._on_event(json.loads(line))
+                    async for frame in iter_frames(resp.aiter_bytes()):
+                        await self._on_event(frame)
                 else:  # not our protocol (should not happen): take the body as the result
                     body = await resp.aread()
                     await self._complete(resp.status_code, body, None, {})
         except httpx.HTTPError as e:
             raise RunnerLost(f"{type(e).__name__}: {e}") from e
+        except RunnerProtocolError as e:
+            await self._protocol_error(e)
         if not self.got_result.is_set():
             raise RunnerLost("event stream ended without a result")
 
@@ -180,6 +179,23 @@ class _Job:
             await self._complete(
                 int(ev.get("status_code", 200)), body, ev.get("error_type"), metrics
             )
+
+    async def _protocol_error(self, e: RunnerProtocolError) -> None:
+        """Fail this one request at once; the runner keeps serving the others."""
+        if self.got_result.is_set():
+            return  # junk after the result: the answer stands
+        self.got_result.set()
+        await self._forward_cancel()
+        if self.ended in ("timeout", "lost"):
+            return
+        await self.store.fail(
+            self.rec.id,
+            502,
+            f"Runner sent an invalid event: {e}",
+            "runner_protocol_error",
+            worker_id=self.worker_id,
+            headers={"x-fal-error-type": "runner_protocol_error"},
+        )
 
     async def _complete(
         self, status: int, body: bytes, error_type: str | None, metrics: dict[str, Any]

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from openfal.errors import OpenfalError
+
 log = logging.getLogger("openfal.worker")
 
 
@@ -26,7 +28,7 @@ class RunnerState(str, enum.Enum):
     DEAD = "DEAD"
 
 
-class RunnerStartError(RuntimeError):
+class RunnerStartError(OpenfalError, RuntimeError):
     """The runner exited or timed out before its first healthy answer."""
 
 

@@ -15,67 +15,66 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import os
 import signal
-from dataclasses import dataclass, field, replace
 
-from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
-from openfal.cluster.common import run_async, setup_logging, shared_store_url
-from openfal.security import SecurityConfig, signing_key, start_sender
+from openfal import toolkit
+from openfal.apps import runner_env as apps_runner_env
+from openfal.server.apps import BUILTIN_APPS, app_record, installed, resolve_ref
+from openfal.server.runtime import run_async, setup_logging
+from openfal.server.secrets import load_secrets
+from openfal.server.security import start_sender
+from openfal.server.settings import Settings
 from openfal.store import AppRecord, Store
-from openfal.toolkit._gateway import ENV_UPLOAD_KEY, ENV_UPLOAD_URL
-from openfal.toolkit._settings import ToolkitSettings
 from openfal.worker import Worker, WorkerConfig
 
 log = logging.getLogger("openfal")
 
+__all__ = ["AppWatcher", "app_refs", "build_worker", "register", "run_worker", "worker_main"]
 
-@dataclass
-class WorkerProcessConfig:
-    store_url: str
-    apps: list[str] = field(default_factory=list)  # refs to register and serve
-    builtins: bool = True
-    only_listed: bool = False  # serve only the --app apps, not others registered
-    gpus: list[str] | None = None
-    # the gateways' public URL: file URLs start with it, and runners upload through it
-    # when this host does not share the storage
-    gateway_url: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_PUBLIC_URL"))
-    gateway_key: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_GATEWAY_KEY"))
-    storage_url: str | None = field(default_factory=lambda: os.environ.get("OPENFAL_STORAGE_URL"))
-    file_retention: float = 7 * 24 * 3600.0  # seconds a runner's output file lives
-    runner_host: str = "127.0.0.1"
-    advertise_host: str | None = None
-    host: str | None = None
-    lease_ttl: float = 30.0
-    cancel_grace: float = 1.0
-    retention: float = 3600.0
-    max_attempts: int = 3
-    app_refresh: float = 2.0  # seconds between looks at the store's app list
-    drain_timeout: float = math.inf
-    log_level: str = "info"
-    security: SecurityConfig = field(default_factory=SecurityConfig)  # webhook delivery
 
-    def runner_env(self) -> dict[str, str]:
-        """The runners' file context (see ``openfal.toolkit``): shared storage written
-        directly, else uploads through a gateway, else ``data:`` URIs."""
-        public = self.gateway_url.rstrip("/") if self.gateway_url else None
-        files = replace(
-            ToolkitSettings.from_env(),
-            storage_url=self.storage_url,
-            public_url=public,
-            file_retention=self.file_retention,
-        )
-        env = files.as_env()
-        if public and not self.storage_url:
-            env[ENV_UPLOAD_URL] = f"{public}/rest/storage/upload"
-            if self.gateway_key:
-                env[ENV_UPLOAD_KEY] = self.gateway_key
-        elif not public:
-            log.warning(
-                "no --gateway-url: files that apps make are returned inline as data: URIs"
-            )
-        return env
+def build_worker(settings: Settings, store: Store, *, embedded: bool) -> Worker:
+    """A worker on ``store``; ``embedded``: inside ``openfal serve``, which owns its store
+    (orphaned requests are requeued at start) and whose runners write its storage."""
+    return Worker(
+        store,
+        WorkerConfig(
+            lease_ttl=settings.lease_ttl,
+            cancel_grace=settings.cancel_grace,
+            recover_orphans=embedded and settings.embedded,
+            env=runner_env(settings, embedded=embedded),
+            gpus=settings.gpus,
+            runner_host=settings.runner_host,
+            advertise_host=settings.advertise_host,
+            host=settings.worker_host,
+        ),
+    )
+
+
+def runner_env(settings: Settings, *, embedded: bool) -> dict[str, str]:
+    """The runners' environment: their file context (see ``openfal.toolkit``) and the
+    built-in apps' settings. Inside ``serve`` runners write the server's storage; a
+    worker's write the shared ``storage_url``, else upload through the gateways at
+    ``public_url``, else return files inline as ``data:`` URIs."""
+    public = settings.public if embedded else settings.public_url
+    storage = settings.storage if embedded else settings.storage_url
+    upload_url = f"{public}/rest/storage/upload" if public and not storage else None
+    if not public:
+        log.warning("no --gateway-url: files that apps make are returned inline as data: URIs")
+    files = toolkit.configure(
+        storage_url=storage,
+        public_url=public,
+        file_retention=settings.upload_retention,
+        upload_url=upload_url,
+        upload_key=settings.gateway_key if upload_url else None,
+    )
+    apps = apps_runner_env(settings.data_dir, settings.demo_weights, settings.apps_config)
+    return {**files.as_env(), **apps}
+
+
+def app_refs(settings: Settings) -> list[str]:
+    """The apps to register at start: the built-ins installed here, then ``--app`` ones."""
+    builtins = installed(BUILTIN_APPS) if settings.builtins else []
+    return builtins + [resolve_ref(r) for r in settings.apps]
 
 
 class AppWatcher:
@@ -155,25 +154,14 @@ async def register(store: Store, ref: str) -> AppRecord:
     return await store.get_app(record.app_id) or record
 
 
-async def worker_main(cfg: WorkerProcessConfig) -> None:
+async def worker_main(settings: Settings) -> None:
     store = Store.from_url(
-        shared_store_url(cfg.store_url, "worker"),
-        retention=cfg.retention,
-        max_attempts=cfg.max_attempts,
+        settings.shared_store("worker"),
+        retention=settings.retention,
+        max_attempts=settings.max_attempts,
     )
     await store.open()
-    worker = Worker(
-        store,
-        WorkerConfig(
-            lease_ttl=cfg.lease_ttl,
-            cancel_grace=cfg.cancel_grace,
-            env=cfg.runner_env(),
-            gpus=cfg.gpus,
-            runner_host=cfg.runner_host,
-            advertise_host=cfg.advertise_host,
-            host=cfg.host,
-        ),
-    )
+    worker = build_worker(settings, store, embedded=False)
     stopping = asyncio.Event()
     signals = 0
 
@@ -191,25 +179,24 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     watcher_task: asyncio.Task[None] | None = None
-    sender = await start_sender(store, cfg.security, await signing_key(store, None))
+    secrets = await load_secrets(settings, store, shared=True)
+    sender = await start_sender(store, settings, secrets.webhook)
     try:
         await worker.start()
-        builtins = installed(BUILTIN_APPS) if cfg.builtins else []
-        refs = builtins + [resolve_ref(r) for r in cfg.apps]
         listed: dict[str, str] = {}
-        for ref in refs:
+        for ref in app_refs(settings):
             record = await register(store, ref)
             listed[record.app_id] = ref
             await worker.add_app(record)
             log.info("app %s (%s)", record.app_id, ref)
-        watcher = AppWatcher(worker, store, listed, cfg.only_listed)
-        watcher_task = asyncio.create_task(watcher.run(cfg.app_refresh))
+        watcher = AppWatcher(worker, store, listed, settings.only_listed)
+        watcher_task = asyncio.create_task(watcher.run(settings.app_refresh))
         log.info(
             "openfal worker %s on %s (store %s, GPUs %s)",
             worker.id,
             worker.host,
-            cfg.store_url,
-            ",".join(cfg.gpus) if cfg.gpus is not None else "not managed",
+            settings.store_url,
+            ",".join(settings.gpus) if settings.gpus is not None else "not managed",
         )
         await stopping.wait()
     finally:
@@ -217,12 +204,12 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
             watcher_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher_task
-        await worker.stop(drain=cfg.drain_timeout if stopping.is_set() else 0.0)
+        await worker.stop(drain=settings.drain_timeout if stopping.is_set() else 0.0)
         await sender.stop()
         await store.close()
         log.info("worker %s stopped", worker.id)
 
 
-def run_worker(cfg: WorkerProcessConfig) -> None:
-    setup_logging(cfg.log_level)
-    run_async(worker_main(cfg))
+def run_worker(settings: Settings) -> None:
+    setup_logging(settings.log_level)
+    run_async(worker_main(settings))

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Coroutine
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
-from openfal.gateway.routes.realtime import HandshakeLogFilter
 from openfal.storage import Storage
 
 log = logging.getLogger("openfal")
 
-SHARED_STORES = ("redis://", "rediss://", "unix://", "sqlite://")
+_TOKEN = re.compile(r"(fal_jwt_token=)[^&\s\"]+")
+
+
+class HandshakeLogFilter(logging.Filter):
+    """For uvicorn's logger: tokens in logged websocket URLs become ``…``, and the error
+    uvicorn logs after every refused handshake (it does not count a denial response as
+    one) is dropped; the gateway's relay always accepts or refuses."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "ASGI callable returned without completing handshake.":
+            return False
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN.sub(r"\1…", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
 
 
 def setup_logging(level: str) -> None:
@@ -34,17 +49,6 @@ def run_async(main: Coroutine[Any, Any, Any]) -> Any:
     except ImportError:  # pragma: no cover
         return asyncio.run(main)
     return uvloop.run(main)
-
-
-def shared_store_url(url: str, command: str) -> str:
-    """A store another process can share: a gateway or worker alone is useless on
-    ``memory://``."""
-    if not url.startswith(SHARED_STORES) or url in ("sqlite://", "sqlite:///:memory:"):
-        raise SystemExit(
-            f"openfal {command}: --store must be shared with the other gateways and workers: "
-            f"redis://HOST:PORT/DB (or sqlite:///PATH on one machine), not {url!r}"
-        )
-    return url
 
 
 async def sweep_storage(storage: Storage, interval: float) -> None:
