@@ -16,14 +16,14 @@ __all__ = ["EXIT_SETUP_FAILED", "serve"]
 EXIT_SETUP_FAILED = 3
 
 
-def serve(ref: str, host: str = "127.0.0.1", port: int = 8000) -> int:
+def serve(ref: str, host: str = "127.0.0.1", port: int = 8000, link: str | None = None) -> int:
     """Load the app named by `ref`, run setup(), serve it; return the process exit status.
 
     3 means the app could not be loaded or its setup() raised (the traceback is printed).
     """
     toolkit.use_storage(Storage.from_url)  # apps write the platform's storage directly
     try:
-        app = build_app(load_app(ref))
+        app = build_app(load_app(ref), link)
     except Exception:
         traceback.print_exc()
         return EXIT_SETUP_FAILED
