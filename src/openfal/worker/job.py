@@ -34,7 +34,7 @@ _HOP_HEADERS = {
 
 CANCEL_CHECK = 0.2  # seconds between reads of the record for a cancel
 RESULT_GRACE = 5.0  # seconds a runner gets to close its stream after the result line
-STOP_LIMIT = 60.0  # seconds a healthy runner gets to stop a cancelled request, at most
+STOP_LIMIT = 10.0  # seconds a healthy runner gets to finish its step after a cancel, at most
 HEALTH_CHECK = 1.0  # seconds between (and timeout of) its health checks meanwhile
 
 
@@ -75,6 +75,7 @@ class _Job:
         self.store, self.http, self.runner, self.rec = store, http, runner, rec
         self.worker_id, self.cfg = worker_id, cfg
         self.ended: str | None = None  # "cancel" | "timeout" once the platform ended it
+        self.cancel_answered = False  # the cancel is stored while the runner finishes a step
         self.got_result = asyncio.Event()
         self.over = False  # run() is done with the request: the watch must stop
         self.published = 0  # partial outputs (events) relayed so far
@@ -225,8 +226,8 @@ class _Job:
         self, status: int, body: bytes, error_type: str | None, metrics: dict[str, Any]
     ) -> None:
         self.got_result.set()
-        if self.ended in ("timeout", "lost"):  # already answered elsewhere; keep that answer
-            return
+        if self.ended in ("timeout", "lost") or self.cancel_answered:
+            return  # already answered elsewhere; keep that answer
         error = None
         headers = {}
         if status >= 400:
@@ -311,6 +312,9 @@ class _Job:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(STOP_LIMIT, self.cfg.cancel_grace)
         await asyncio.wait({relay}, timeout=self.cfg.cancel_grace)
+        if not relay.done():
+            # the caller is answered now; the runner's slot stays taken until its step ends
+            await self._finish_ended()
         while not relay.done() and loop.time() < deadline and await self._healthy():
             await asyncio.wait({relay}, timeout=HEALTH_CHECK)
 
@@ -333,7 +337,8 @@ class _Job:
             )
 
     async def _finish_ended(self) -> None:
-        if self.ended == "cancel":
+        if self.ended == "cancel" and not self.cancel_answered:
+            self.cancel_answered = True
             await self.store.fail(
                 self.rec.id,
                 499,
