@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from openfal.gateway import create_app
-from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
+from openfal.gateway.routes.files import Signer, UploadConfig
+from openfal.server.secrets import file_secret
 from openfal.storage import Storage
 from openfal.store import Store
 
@@ -188,8 +189,8 @@ async def test_tampered_or_expired_upload_urls_are_403(env, monkeypatch):
 
 async def test_signed_urls_survive_a_restart_with_the_same_secret(env, tmp_path):
     c, _ = env
-    secret = load_or_create_secret(tmp_path / "upload.key")
-    assert load_or_create_secret(tmp_path / "upload.key") == secret
+    secret = file_secret(tmp_path / "upload.key")
+    assert file_secret(tmp_path / "upload.key") == secret
     c.app.state.uploads = UploadConfig(signer=Signer(secret))
     url = path_of((await initiate(c))["upload_url"])
     c.app.state.uploads = UploadConfig(signer=Signer(secret))

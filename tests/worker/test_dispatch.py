@@ -10,7 +10,7 @@ import pytest
 
 from openfal.store import RequestStatus
 from openfal.store.memory import MemoryStore
-from openfal.worker.dispatch import DispatchConfig, run_request
+from openfal.worker.job import DispatchConfig, run_request
 from openfal.worker.runner_process import RunnerProcess, RunnerState
 
 

@@ -22,8 +22,9 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from pydantic import AfterValidator, ValidationInfo
 
-from openfal.storage import InvalidKey, validate_key
+from openfal.filekeys import InvalidKey, validate_key
 from openfal.toolkit._settings import ToolkitSettings, settings
+from openfal.urlguard import UrlGuard, UrlRefused
 
 __all__ = [
     "OWN_FILES",
@@ -127,13 +128,11 @@ def literal_address(host: str) -> IPAddress | None:
 
 
 def _refusal(address: IPAddress, s: ToolkitSettings) -> str | None:
-    from openfal.webhooks.delivery import UrlGuard, WebhookUrlRefused
-
     host = f"[{address}]" if address.version == 6 else str(address)
     try:
         UrlGuard(s.download_allow).check(f"http://{host}/")
-    except WebhookUrlRefused as e:
-        return str(e).removeprefix("webhook URL refused: ")
+    except UrlRefused as e:
+        return e.reason
     return None
 
 

@@ -8,16 +8,14 @@ URLs and lifecycle headers.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -34,12 +32,7 @@ from openfal.gateway.errors import (
 )
 from openfal.gateway.routes.common import parse_json_object
 from openfal.storage import (
-    FileNotFound,
-    InvalidKey,
-    InvalidRange,
-    MultipartError,
     Storage,
-    UploadTooLarge,
     new_key,
     validate_key,
 )
@@ -55,23 +48,6 @@ class StorageUnavailable(GatewayError):
 
 
 # ---------------------------------------------------------------------------- signing
-
-
-def load_or_create_secret(path: Path) -> bytes:
-    """The HMAC secret in ``path`` (created, mode 0600, on first use)."""
-    try:
-        data = path.read_bytes().strip()
-        if data:
-            return data
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_hex(32).encode()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(value)
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return value
 
 
 @dataclass
@@ -139,23 +115,6 @@ def storage_of(request: Request) -> Storage:
     if s is None:
         raise StorageUnavailable("File storage is not configured on this server")
     return s
-
-
-@contextlib.contextmanager
-def storage_errors() -> Iterator[None]:
-    """Storage exceptions as the gateway's HTTP errors."""
-    try:
-        yield
-    except InvalidKey as e:
-        raise BadRequest(f"Invalid file key: {e}") from None
-    except FileNotFound:
-        raise NotFound("File not found") from None
-    except InvalidRange as e:
-        raise RangeNotSatisfiable(str(e)) from None
-    except UploadTooLarge as e:
-        raise PayloadTooLarge(str(e)) from None
-    except MultipartError as e:
-        raise BadRequest(str(e)) from None
 
 
 def base_url(request: Request) -> str:
@@ -284,9 +243,8 @@ async def serve_file(request: Request) -> Response:
     """``GET``/``HEAD /files/{key}``: the bytes, with ranges."""
     key = request.path_params["key"]
     storage = storage_of(request)
-    with storage_errors():
-        validate_key(key)
-        info = await storage.stat(key)
+    validate_key(key)
+    info = await storage.stat(key)
     if info is None or info.is_expired(clock_now()) or not await may_read_file(request, key):
         raise NotFound("File not found")
     headers = {
@@ -304,8 +262,7 @@ async def serve_file(request: Request) -> Response:
     headers["content-length"] = str(length)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
-    with storage_errors():
-        stream = await storage.get(key, *(bounds or (None, None)))
+    stream = await storage.get(key, *(bounds or (None, None)))
 
     async def body() -> AsyncIterator[bytes]:
         async with stream:
@@ -325,14 +282,13 @@ async def cdn_upload(request: Request) -> Response:
     check_declared_size(request, storage)
     key = new_key(request.headers.get("x-fal-file-name"))
     expiry = expires_at(request)
-    with storage_errors():
-        await storage.put(
-            key,
-            body_stream(request),
-            content_type=content_type_of(request),
-            file_name=request.headers.get("x-fal-file-name"),
-            expires_at=expiry,
-        )
+    await storage.put(
+        key,
+        body_stream(request),
+        content_type=content_type_of(request),
+        file_name=request.headers.get("x-fal-file-name"),
+        expires_at=expiry,
+    )
     await record_uploader(request, key)
     return JSONResponse({"access_url": file_url(request, key)})
 
@@ -344,10 +300,9 @@ async def cdn_multipart_create(request: Request) -> Response:
     name = request.headers.get("x-fal-file-name")
     key = new_key(name)
     expiry = expires_at(request)
-    with storage_errors():
-        upload_id = await storage.create_multipart(
-            key, content_type_of(request), file_name=name, expires_at=expiry
-        )
+    upload_id = await storage.create_multipart(
+        key, content_type_of(request), file_name=name, expires_at=expiry
+    )
     await record_uploader(request, key)
     return JSONResponse({"access_url": file_url(request, key), "uploadId": upload_id})
 
@@ -365,8 +320,7 @@ async def cdn_multipart_part(request: Request) -> Response:
     storage = storage_of(request)
     check_declared_size(request, storage)
     number = int(m["part"])
-    with storage_errors():
-        etag = await storage.put_part(m["key"], m["upload_id"], number, body_stream(request))
+    etag = await storage.put_part(m["key"], m["upload_id"], number, body_stream(request))
     return JSONResponse({"partNumber": number, "etag": f'"{etag}"'}, headers={"etag": f'"{etag}"'})
 
 
@@ -393,6 +347,5 @@ async def cdn_multipart_complete(request: Request) -> Response:
     await check_cdn_token(request)
     storage = storage_of(request)
     parts = parse_parts(parse_json_object(await request.body()))
-    with storage_errors():
-        await storage.complete_multipart(m["key"], m["upload_id"], parts)
+    await storage.complete_multipart(m["key"], m["upload_id"], parts)
     return JSONResponse({"access_url": file_url(request, m["key"])})

@@ -32,7 +32,6 @@ from openfal.gateway.routes.files import (
     expires_at,
     file_url,
     parse_parts,
-    storage_errors,
     storage_of,
     uploads,
 )
@@ -121,10 +120,7 @@ async def initiate_multipart(request: Request) -> Response:
     cfg = uploads(request)
     key = new_key(name)
     file_expiry = _file_expiry(request)
-    with storage_errors():
-        upload_id = await storage.create_multipart(
-            key, ctype, file_name=name, expires_at=file_expiry
-        )
+    upload_id = await storage.create_multipart(key, ctype, file_name=name, expires_at=file_expiry)
     grant = Grant(
         key=key,
         exp=int(clock_now() + cfg.url_ttl),
@@ -186,8 +182,7 @@ async def put(request: Request) -> Response:
     storage = storage_of(request)
     path = request.path_params["key"]
     if "uid" not in request.query_params:
-        with storage_errors():
-            validate_key(path)
+        validate_key(path)
         grant = _grant(request, path)
         check_declared_size(request, storage)
         async with _single_use(grant.key):
@@ -195,24 +190,21 @@ async def put(request: Request) -> Response:
             # upload stored nothing, so it may be tried again)
             if await storage.stat(grant.key) is not None:
                 raise Forbidden("Upload URL was already used")
-            with storage_errors():
-                await storage.put(
-                    grant.key,
-                    body_stream(request),
-                    content_type=grant.content_type or "application/octet-stream",
-                    expires_at=grant.file_expires_at,
-                )
+            await storage.put(
+                grant.key,
+                body_stream(request),
+                content_type=grant.content_type or "application/octet-stream",
+                expires_at=grant.file_expires_at,
+            )
         return JSONResponse({})
     key, last = _split(request)
     if not last.isdigit() or len(last) > 5:
         raise NotFound(f"Path {request.url.path} not found")
-    with storage_errors():
-        validate_key(key)
+    validate_key(key)
     grant = _grant(request, key)
     check_declared_size(request, storage)
     number = int(last)
-    with storage_errors():
-        etag = await storage.put_part(key, grant.upload_id, number, body_stream(request))
+    etag = await storage.put_part(key, grant.upload_id, number, body_stream(request))
     return JSONResponse({"partNumber": number, "etag": f'"{etag}"'}, headers={"etag": f'"{etag}"'})
 
 
@@ -222,12 +214,10 @@ async def complete(request: Request) -> Response:
     key, last = _split(request)
     if last != "complete" or "uid" not in request.query_params:
         raise NotFound(f"Path {request.url.path} not found")
-    with storage_errors():
-        validate_key(key)
+    validate_key(key)
     grant = _grant(request, key)
     parts = parse_parts(parse_json_object(await request.body()))
-    with storage_errors():
-        await storage.complete_multipart(key, grant.upload_id, parts)
+    await storage.complete_multipart(key, grant.upload_id, parts)
     return JSONResponse({"file_url": file_url(request, key)})
 
 
@@ -309,8 +299,7 @@ async def upload(request: Request) -> Response:
         ctype = content_type or "application/octet-stream"
         data = body_stream(request)
     key = new_key(name)
-    with storage_errors():
-        info = await storage.put(key, data, content_type=ctype, file_name=name, expires_at=expiry)
+    info = await storage.put(key, data, content_type=ctype, file_name=name, expires_at=expiry)
     await record_file_owner(request, key, request.scope.get("openfal.owner"))
     return JSONResponse(
         {
