@@ -17,7 +17,8 @@ from tests.e2e.harness import Serve
 
 pytestmark = pytest.mark.e2e
 
-MAX_BODY = 64 * 1024 * 1024  # openfal serve's JSON body limit
+BIG = 5 * 1024 * 1024  # over the size validated in a helper process
+MAX_BODY = 32 * 1024 * 1024  # openfal serve's JSON body limit
 
 
 @dataclass
@@ -98,6 +99,19 @@ CASES: dict[str, Case] = {
         headers={"content-type": "multipart/form-data; boundary=b"},
     ),
     "JSON array body": Case("POST", SUBMIT, _json("[1, 2]"), status=422),
+    # above 4 MiB a helper process validates: the same answers
+    "large body, wrong field type": Case(
+        "POST", SUBMIT, _json('{"message": 5, "pad": "' + "x" * BIG + '"}'), 422, field="message"
+    ),
+    "large body, malformed": Case("POST", SUBMIT, _json('{"pad": "' + "x" * BIG + '", }')),
+    "large body, nested too deep": Case("POST", SUBMIT, _json(" " * BIG) + _deep(300)),
+    "large body, bad input URL": Case(
+        "POST",
+        INSPECT,
+        _json('{"image_url": "http://2130706433/", "pad": "' + "x" * BIG + '"}'),
+        422,
+        field="image_url",
+    ),
     "wrong field type": Case("POST", SUBMIT, _json('{"message": 5}'), status=422, field="message"),
     "oversized body, declared": Case(
         "POST", SUBMIT, headers={"content-length": str(MAX_BODY + 1)}, status=413
