@@ -119,6 +119,12 @@ CASES: dict[str, Case] = {
     "oversized body, chunked": Case(
         "POST", SUBMIT, b" " * (1024 * 1024), chunks=MAX_BODY // (1024 * 1024) + 1, status=413
     ),
+    "oversized REST body": Case(
+        "POST",
+        "/rest/storage/upload/initiate?storage_type=fal-cdn-v3",
+        _json('{"file_name": "' + "a" * (2 * 1024 * 1024) + '"}'),
+        status=413,
+    ),
     "request id with an emoji": Case("GET", STATUS.format("%F0%9F%98%80"), status=404),
     "request id with CR": Case("GET", STATUS.format("a%0Db"), status=404),
     "request id with CRLF header": Case("GET", STATUS.format("a%0D%0Ax-evil:%201"), status=404),

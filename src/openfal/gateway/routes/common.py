@@ -35,6 +35,9 @@ def settings(request: Request) -> GatewaySettings:
     return s
 
 
+SMALL_BODY = 1024 * 1024  # bytes of the JSON bodies of REST calls (keys, uploads, parts)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
