@@ -88,6 +88,9 @@ def queue_openapi(endpoint_id: str, app_id: str, schemas: dict[str, Any]) -> dic
     req = "/" + app_id + "/requests/{request_id}"
     rid = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}]
 
+    # a failed request's result carries the app's own status and error body
+    error = {"default": _json(_ERROR_SCHEMA, "An error: the request's, or bad input")}
+
     def ok(ref: str) -> dict[str, Any]:
         return {
             "description": "OK",
@@ -112,31 +115,36 @@ def queue_openapi(endpoint_id: str, app_id: str, schemas: dict[str, Any]) -> dic
                             "application/json": {"schema": {"$ref": "#/components/schemas/Input"}}
                         },
                     },
-                    "responses": {"200": ok("QueueStatus")},
+                    "responses": {"200": ok("QueueStatus"), **error},
                 }
             },
             req + "/status": {
                 "get": {
                     "operationId": "status",
-                    "parameters": [
-                        *rid,
-                        {"name": "logs", "in": "query", "schema": {"type": "number"}},
-                    ],
-                    "responses": {"200": ok("QueueStatus")},
+                    "parameters": [*rid, _LOGS_PARAM],
+                    "responses": {"200": ok("QueueStatus"), "202": ok("QueueStatus"), **error},
                 }
             },
             req + "/cancel": {
                 "put": {
                     "operationId": "cancel",
                     "parameters": rid,
-                    "responses": {"202": {"description": "Requested"}},
+                    "responses": {
+                        "202": {"description": "Cancellation requested"},
+                        "400": {"description": "Already completed"},
+                        **error,
+                    },
                 }
             },
             req: {
                 "get": {
                     "operationId": "result",
                     "parameters": rid,
-                    "responses": {"200": ok("Output")},
+                    "responses": {
+                        "200": ok("Output"),
+                        "400": {"description": "Still in the queue or running"},
+                        **error,
+                    },
                 }
             },
         },
@@ -160,6 +168,12 @@ def _rewrite_refs(node: Any) -> Any:
     return node
 
 
+_LOGS_PARAM = {
+    "name": "logs",
+    "in": "query",
+    "description": "1 (or true) to include the request's logs",
+    "schema": {"type": "string", "enum": ["1", "0", "true", "false", ""]},
+}
 _ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["detail"],
@@ -202,7 +216,7 @@ def gateway_openapi() -> dict[str, Any]:
     app, rid = "/{owner}/{alias}", "/queue/{owner}/{alias}/requests/{request_id}"
     body = {"content": {"application/json": {"schema": {"type": "object"}}}}
     status = _json(_STATUS_SCHEMA)
-    logs = [*_REQUEST_PARAMS, _param("logs", "query", enum=["0", "1"])]
+    logs = [*_REQUEST_PARAMS, _LOGS_PARAM]
     array = _json({"type": "array", "items": {"type": "object"}})
     return {
         "openapi": "3.1.0",
@@ -243,7 +257,7 @@ def gateway_openapi() -> dict[str, Any]:
             "/rest/openapi/queue/openapi.json": {
                 "get": _op(
                     "OpenAPI of one endpoint",
-                    [{**_param("endpoint_id", "query"), "required": True}],
+                    [{**_param("endpoint_id", "query", pattern="^[^/]+/[^/]+"), "required": True}],
                     r200=_json({"type": "object"}),
                 )
             },
