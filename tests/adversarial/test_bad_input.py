@@ -232,3 +232,24 @@ def test_names_and_redirects_to_private_addresses_are_refused_at_download(
 def test_the_server_is_still_healthy(hostile: Serve) -> None:
     with hostile.client() as c:
         assert c.post("/openfal/echo", json={"message": "ok"}).json() == {"message": "ok"}
+
+
+def test_range_bounds_of_any_length(hostile: Serve) -> None:
+    with hostile.client() as c:
+        up = c.post("/rest/storage/upload?file_name=r.txt", content=b"0123456789")
+        assert up.status_code == 200, up.text
+        path = "/files/" + up.json()["url"].split("/files/", 1)[1]
+    digits = "9" * 5000
+    for header, status in [
+        (f"bytes={digits}-", 416),
+        (f"bytes={digits}-{digits}", 416),
+        (f"bytes=0-{digits}", 206),
+        (f"bytes=-{digits}", 206),
+        ("bytes=00000000000000000000000000003-4", 206),
+    ]:
+        answer = send(hostile.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nRange: {header}".encode())
+        assert answer.status == status, (header[:40], answer.status, answer.body[:200])
+        if status == 206:
+            assert answer.body in (b"0123456789", b"34")
+        else:
+            assert answer.headers["content-range"] == "bytes */10"
