@@ -20,17 +20,20 @@ tree (modules in brackets; a class marked ``+ValueError`` is also that builtin):
     │   └── ServiceUnavailable            503 runner_scheduling_failure
     │       └── StorageUnavailable [gateway.routes.files]
     ├── StorageError [storage.errors]     file storage
-    │   ├── InvalidKey +ValueError        400 bad_request
     │   ├── MultipartError                400 bad_request
     │   ├── FileNotFound                  404
     │   ├── UploadTooLarge                413 payload_too_large
     │   └── InvalidRange +ValueError      416 range_not_satisfiable
     ├── UrlRefused +ValueError [urlguard] 400 url_refused: a private/loopback URL
-    │   └── WebhookUrlRefused [webhooks]  (the webhook allow-list refused it)
+    │   ├── UrlUnresolvable               its host does not resolve (now)
+    │   └── WebhookUrlRefused [webhooks]  (worded for webhooks; + WebhookUrlUnresolvable)
+    ├── InvalidKey +ValueError [filekeys] 400 bad_request: a file key that could escape
     ├── SettingsError +ValueError [server.settings]   a bad setting; stops the command
-    ├── RunnerLost [worker.dispatch]      a runner died under a request (it is retried)
+    ├── RunnerLost [worker.job]            a runner died under a request (it is retried)
     ├── RunnerStartError [worker.runner_process]  a runner did not start
+    ├── RunnerProtocolError [worker.frames]  a runner broke the wire protocol
     ├── UploadFailed [toolkit]            a runner's upload through a gateway failed
+    ├── DuplicateRequest [runner]         a request id the runner is already running
     └── (app side, openfal.sdk) AppException (+ FieldException 422), RequestCancelled,
         AppDefinitionError, AppLoadError
 

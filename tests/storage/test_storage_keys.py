@@ -10,15 +10,15 @@ from openfal.filekeys import (
     MAX_FILE_NAME_LENGTH,
 )
 from openfal.storage import InvalidKey, new_key, safe_file_name, validate_key
-from openfal.storage.base import (
-    multipart_etag,
-    resolve_range,
-    sort_parts,
-)
 from openfal.storage.errors import (
     InvalidRange,
     MultipartError,
 )
+from openfal.storage.multipart import (
+    multipart_etag,
+    sort_parts,
+)
+from openfal.storage.streams import resolve_range
 
 
 def test_new_key_shape() -> None:

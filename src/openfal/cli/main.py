@@ -73,7 +73,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cancel-grace",
         type=float,
-        help="seconds a runner gets to stop a cancelled request before it is restarted (default 1)",
+        help="seconds a runner gets to stop a cancelled request; after that it is restarted "
+        "only if /health stops answering (a step in progress may finish; default 1)",
     )
     p.add_argument(
         "--retention",
@@ -104,7 +105,11 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="openfal", description="Self-hosted fal.ai-compatible inference platform."
+        prog="openfal",
+        description="Self-hosted fal.ai-compatible inference platform.",
+        epilog="examples:\n  openfal serve\n  openfal call openfal/echo message=hi\n"
+        "  openfal COMMAND --help   (every command has examples)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -168,7 +173,25 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_parser(sub)
     keys_cmds.add_parsers(sub, _store_args)
     cluster_cmds.add_parsers(sub, _store_args)
+    _group_examples(sub)
     return parser
+
+
+_GROUP_EXAMPLES = {
+    "apps": "openfal apps list --data-dir .openfal",
+    "requests": "openfal requests list --limit 5\n  openfal requests logs ID -f",
+    "keys": "openfal keys create --scope ADMIN --user me\n  openfal keys list",
+    "runners": "openfal runners list --store redis://10.0.0.5:6379/0",
+    "workers": "openfal workers list --store redis://10.0.0.5:6379/0",
+}
+
+
+def _group_examples(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """A command made of actions shows an example in its ``--help`` too."""
+    for name, parser in sub.choices.items():
+        if parser.epilog is None and name in _GROUP_EXAMPLES:
+            parser.epilog = "examples:\n  " + _GROUP_EXAMPLES[name]
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         from openfal.runner import serve
 
-        return serve(args.ref, host=args.host, port=args.port)
+        return serve(args.ref, host=args.host, port=args.port, announce=True)
     if args.command == "keys":
         return keys_cmds.dispatch(args)
     if args.command in ("gateway", "worker", "runners", "workers"):

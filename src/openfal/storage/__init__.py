@@ -15,8 +15,6 @@ from openfal.filekeys import (
     validate_key,
 )
 from openfal.storage.base import (
-    ByteStream,
-    Data,
     FileInfo,
     Storage,
 )
@@ -29,6 +27,8 @@ from openfal.storage.errors import (
     UploadTooLarge,
 )
 from openfal.storage.local import LocalStorage
+from openfal.storage.spool import Data
+from openfal.storage.streams import ByteStream
 
 if TYPE_CHECKING:
     from openfal.storage.s3 import S3Storage

@@ -11,12 +11,14 @@ import json
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
+from openfal.errors import OpenfalError
+
 __all__ = ["FRAME_TYPES", "RunnerProtocolError", "iter_frames", "parse_frame"]
 
 FRAME_TYPES = frozenset({"log", "progress", "event", "result"})
 
 
-class RunnerProtocolError(Exception):
+class RunnerProtocolError(OpenfalError):
     """A runner sent something that is not a frame of the event protocol."""
 
 

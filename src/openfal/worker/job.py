@@ -34,6 +34,8 @@ _HOP_HEADERS = {
 
 CANCEL_CHECK = 0.2  # seconds between reads of the record for a cancel
 RESULT_GRACE = 5.0  # seconds a runner gets to close its stream after the result line
+STOP_LIMIT = 10.0  # seconds a healthy runner gets to finish its step after a cancel, at most
+HEALTH_CHECK = 1.0  # seconds between (and timeout of) its health checks meanwhile
 
 
 @dataclass
@@ -73,6 +75,7 @@ class _Job:
         self.store, self.http, self.runner, self.rec = store, http, runner, rec
         self.worker_id, self.cfg = worker_id, cfg
         self.ended: str | None = None  # "cancel" | "timeout" once the platform ended it
+        self.cancel_answered = False  # the cancel is stored while the runner finishes a step
         self.got_result = asyncio.Event()
         self.over = False  # run() is done with the request: the watch must stop
         self._logs: list[LogEntry] = []  # received, not stored yet
@@ -88,8 +91,10 @@ class _Job:
             if not relay.done():
                 # the watcher ended the request (give the runner its grace period), or saw
                 # its result while the runner closes the stream
-                grace = self.cfg.cancel_grace if self.ended else RESULT_GRACE
-                await asyncio.wait({relay}, timeout=grace)
+                if self.ended:
+                    await self._wait_while_healthy(relay)
+                else:
+                    await asyncio.wait({relay}, timeout=RESULT_GRACE)
             if relay.done() and relay.exception() is None:
                 return True
             if not relay.done() and self.got_result.is_set() and not self.ended:
@@ -237,8 +242,8 @@ class _Job:
         self, status: int, body: bytes, error_type: str | None, metrics: dict[str, Any]
     ) -> None:
         self.got_result.set()
-        if self.ended in ("timeout", "lost"):  # already answered elsewhere; keep that answer
-            return
+        if self.ended in ("timeout", "lost") or self.cancel_answered:
+            return  # already answered elsewhere; keep that answer
         error = None
         headers = {}
         if status >= 400:
@@ -315,6 +320,27 @@ class _Job:
         )
         await self._forward_cancel()
 
+    async def _wait_while_healthy(self, relay: asyncio.Task[None]) -> None:
+        """After a cancel or timeout: ``cancel_grace`` seconds for the runner to stop, then
+        more (up to ``STOP_LIMIT``) while it answers ``/health``, so a step longer than the
+        grace (a CPU diffusion step) ends the request at the next step instead of costing
+        the next request a cold start. A runner that stops answering is replaced."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(STOP_LIMIT, self.cfg.cancel_grace)
+        await asyncio.wait({relay}, timeout=self.cfg.cancel_grace)
+        if not relay.done():
+            # the caller is answered now; the runner's slot stays taken until its step ends
+            await self._finish_ended()
+        while not relay.done() and loop.time() < deadline and await self._healthy():
+            await asyncio.wait({relay}, timeout=HEALTH_CHECK)
+
+    async def _healthy(self) -> bool:
+        try:
+            r = await self.http.get(f"{self.runner.url}/health", timeout=HEALTH_CHECK)
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200
+
     async def _forward_cancel(self) -> None:
         link = self.runner.link
         if link is not None and not link.closed:
@@ -327,7 +353,8 @@ class _Job:
             )
 
     async def _finish_ended(self) -> None:
-        if self.ended == "cancel":
+        if self.ended == "cancel" and not self.cancel_answered:
+            self.cancel_answered = True
             await self.store.fail(
                 self.rec.id,
                 499,

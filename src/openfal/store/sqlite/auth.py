@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from openfal.store.auth import AuthStore, KeyRecord, key_to_row, row_to_key, token_bucket
+from openfal.store.sqlite.transaction import transaction
 
 _T = TypeVar("_T")
 
@@ -33,19 +34,6 @@ _PRUNE_SLOTS = (
     " SELECT s.request_id FROM request_slots s LEFT JOIN requests r ON r.id = s.request_id"
     " WHERE s.user = ? AND (r.status = 'COMPLETED' OR (r.id IS NULL AND s.taken_at < ?)))"
 )
-
-
-def transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-    """Run ``fn`` in a write transaction taken up front (no interleaving writer)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn)
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return result
 
 
 class SQLiteAuth(AuthStore):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from openfal.store.outbox import OutboxStore, WebhookDelivery, WebhookState
-from openfal.store.sqlite.auth import transaction
+from openfal.store.sqlite.transaction import transaction
 
 _T = TypeVar("_T")
 

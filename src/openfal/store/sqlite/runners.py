@@ -21,6 +21,7 @@ from openfal.store.runners import (
     SlotState,
     WorkerInfo,
 )
+from openfal.store.sqlite.transaction import transaction as _write
 
 _T = TypeVar("_T")
 
@@ -51,18 +52,6 @@ _LIVE_COUNT = "SELECT COUNT(*) FROM runners WHERE app_id = ? AND expires_at >= ?
 
 def _row(rec: RunnerInfo) -> tuple[str, str, str, float, str]:
     return (rec.runner_id, rec.app_id, rec.state.value, rec.expires_at, json.dumps(rec.to_json()))
-
-
-def _write(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn)
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return result
 
 
 class SQLiteRunners(RunnerRegistry):

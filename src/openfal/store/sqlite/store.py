@@ -35,6 +35,7 @@ from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
 from openfal.store.sqlite.batch import GroupCommit
 from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
+from openfal.store.sqlite.transaction import transaction as _write
 
 log = logging.getLogger(__name__)
 
@@ -135,22 +136,6 @@ def _locked(e: sqlite3.OperationalError) -> bool:
 
 def _first(rows: list[sqlite3.Row]) -> RequestRecord | None:
     return row_to_record(dict(rows[0])) if rows else None
-
-
-def _write(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-    """Run ``fn`` in a write transaction taken up front (no interleaving writer); inside
-    one already (a group commit's batch), just run it."""
-    if conn.in_transaction:
-        return fn(conn)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn)
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return result
 
 
 class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
