@@ -14,6 +14,8 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from openfal.store.sqlite.transaction import transaction
+
 _T = TypeVar("_T")
 
 Op = Callable[[sqlite3.Connection], Any]
@@ -53,6 +55,14 @@ class GroupCommit:
 
 def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Op, Any]]) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
+    if len(batch) == 1:  # alone: its own transaction, no savepoint needed
+        fn, fut = batch[0]
+        try:
+            return [(fut, transaction(conn, fn), None)]
+        except sqlite3.OperationalError:
+            raise  # rolled back (the file may be locked: the caller retries on its thread)
+        except Exception as e:
+            return [(fut, None, e)]
     conn.execute("BEGIN IMMEDIATE")
     try:
         for fn, fut in batch:

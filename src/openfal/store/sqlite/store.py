@@ -33,6 +33,7 @@ from openfal.store.requests import (
 )
 from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
 from openfal.store.sqlite.batch import GroupCommit
+from openfal.store.sqlite.checkpoint import Checkpointer
 from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
 from openfal.store.sqlite.transaction import transaction as _write
@@ -126,6 +127,10 @@ def _record(row: sqlite3.Row | None) -> RequestRecord | None:
     return row_to_record(dict(row)) if row is not None else None
 
 
+def _file_path(path: str) -> str:
+    return path if path.startswith("file:") else str(Path(path).expanduser())
+
+
 def _locked(e: sqlite3.OperationalError) -> bool:
     """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock."""
     code = getattr(e, "sqlite_errorcode", None)
@@ -154,6 +159,10 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
         self._data_version: int | None = None
         self._group = GroupCommit(self._run)
         self._threaded = 0  # functions running (or queued) on the database thread
+        file = path not in ("", ":memory:") and "mode=memory" not in path
+        self._checkpointer = (
+            Checkpointer(_file_path(path), path.startswith("file:")) if file else None
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -162,9 +171,14 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openfal-sqlite")
         await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     async def close(self) -> None:
         self._closed = True
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            await checkpointer.stop()
         watcher = self._watcher
         if watcher is not None:
             watcher.cancel()
@@ -196,6 +210,8 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
             _write(conn, self._create_schema)
             self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
             conn.execute("PRAGMA busy_timeout = 0")  # see _run
+            if self._checkpointer is not None:
+                conn.execute("PRAGMA wal_autocheckpoint = 0")  # see checkpoint.py
         except BaseException:
             conn.close()
             raise
