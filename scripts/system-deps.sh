@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses for real (no skips): redis-server, and espeak-ng
-# (speech for the whisper app's tests).
+# (speech for the whisper app's tests); wrk for benchmarks/fastpath.py.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -19,7 +19,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum, IntEnum
 from typing import Any
 
@@ -117,8 +117,12 @@ class RequestRecord:
 JSON_FIELDS = ("headers", "progress", "result_headers", "metrics")
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(RequestRecord))
+
+
 def record_to_row(rec: RequestRecord) -> dict[str, Any]:
-    row = asdict(rec)
+    # not asdict(): it deep-copies every dict, and the JSON fields are serialised anyway
+    row = {name: getattr(rec, name) for name in _FIELD_NAMES}
     row["status"] = rec.status.value
     for name in JSON_FIELDS:
         row[name] = json.dumps(row[name]) if row[name] is not None else None

@@ -78,6 +78,9 @@ class _Job:
         self.cancel_answered = False  # the cancel is stored while the runner finishes a step
         self.got_result = asyncio.Event()
         self.over = False  # run() is done with the request: the watch must stop
+        self._logs: list[LogEntry] = []  # received, not stored yet
+        self._log_lock = asyncio.Lock()
+        self._log_flush: asyncio.Task[None] | None = None
         self.published = 0  # partial outputs (events) relayed so far
 
     async def run(self) -> bool:
@@ -123,6 +126,8 @@ class _Job:
             for t in (relay, watch):
                 t.cancel()
             await asyncio.gather(relay, watch, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._flush_logs())
 
     # -- the runner's event stream
 
@@ -177,18 +182,17 @@ class _Job:
     async def _on_event(self, ev: dict[str, Any]) -> None:
         kind = ev.get("type")
         if kind == "log":
-            await self.store.append_logs(
-                self.rec.id,
-                [
-                    LogEntry(
-                        message=str(ev.get("message", "")),
-                        level=str(ev.get("level", "INFO")),
-                        source=str(ev.get("source", "USER")),
-                        timestamp=str(ev.get("timestamp", "")),
-                    )
-                ],
+            self._queue_log(
+                LogEntry(
+                    message=str(ev.get("message", "")),
+                    level=str(ev.get("level", "INFO")),
+                    source=str(ev.get("source", "USER")),
+                    timestamp=str(ev.get("timestamp", "")),
+                )
             )
-        elif kind == "progress":
+            return
+        await self._flush_logs()  # logs first: a status never shows a result before them
+        if kind == "progress":
             await self.store.set_progress(
                 self.rec.id,
                 {"step": ev.get("step"), "total": ev.get("total"), "message": ev.get("message")},
@@ -204,6 +208,18 @@ class _Job:
             await self._complete(
                 int(ev.get("status_code", 200)), body, ev.get("error_type"), metrics
             )
+
+    def _queue_log(self, entry: LogEntry) -> None:
+        """Lines that arrive together are stored together: one write per burst."""
+        self._logs.append(entry)
+        if self._log_flush is None or self._log_flush.done():
+            self._log_flush = asyncio.create_task(self._flush_logs())
+
+    async def _flush_logs(self) -> None:
+        async with self._log_lock:
+            entries, self._logs = self._logs, []
+            if entries:
+                await self.store.append_logs(self.rec.id, entries)
 
     async def _protocol_error(self, e: RunnerProtocolError) -> None:
         """Fail this one request at once; the runner keeps serving the others."""
