@@ -39,7 +39,9 @@ class Command:
 class Block:
     number: int
     commands: list[Command]
-    files: dict[str, str]  # scripts the block shows with `$ cat NAME` (or the python block before it)
+    files: dict[
+        str, str
+    ]  # scripts the block shows with `$ cat NAME` (or the python block before it)
 
     @property
     def title(self) -> str:
@@ -172,7 +174,9 @@ def _is_read(line: str) -> bool:
     )
 
 
-def _bash(line: str, cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+def _bash(
+    line: str, cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -209,5 +213,7 @@ if __name__ == "__main__":
     for block in blocks():
         with tempfile.TemporaryDirectory() as tmp:
             print(f"=== {block.title}")
-            for command, out in zip(block.commands, run(block, sys.argv[1], Path(tmp)), strict=True):
+            for command, out in zip(
+                block.commands, run(block, sys.argv[1], Path(tmp)), strict=True
+            ):
                 print(f"$ {command.line}\n{out}", end="")

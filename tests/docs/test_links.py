@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md")), ROOT / "examples" / "README.md"]
+PAGES = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("**/*.md")),
+    ROOT / "examples" / "README.md",
+]
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 # documents of the developers' own workspace, never part of the repository
 ELSEWHERE = re.compile(r"\b(PROTOCOL|ARCHITECTURE|STYLE|RECIPES)\.md\b|\.\./shared\b")
@@ -34,5 +38,7 @@ def test_links_stay_in_the_repository(page: Path) -> None:
             wrong.append(f"{target}: not a file of the repository")
         elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
             wrong.append(f"{target}: no such heading")
-    wrong += [f"names {m.group(0)}, which is not in the repository" for m in ELSEWHERE.finditer(text)]
+    wrong += [
+        f"names {m.group(0)}, which is not in the repository" for m in ELSEWHERE.finditer(text)
+    ]
     assert wrong == []
