@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -155,6 +156,19 @@ async def test_initiate_then_put_stores_with_the_initiated_content_type(env):
     assert r.status_code == 200 and r.json() == {}
     got = await c.get(path_of(body["file_url"]))
     assert got.content == b"PNGDATA" and got.headers["content-type"] == "image/png"
+
+
+async def test_a_signed_upload_url_is_good_for_one_upload(env):
+    c, _ = env
+    url = path_of((await initiate(c))["upload_url"])
+    file_url = url.replace("/rest/storage/upload/put/", "/files/").split("?")[0]
+    first, second = await asyncio.gather(
+        c.put(url, content=b"first" * 1000), c.put(url, content=b"second" * 1000)
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 403]
+    again = await c.put(url, content=b"overwrite")
+    assert again.status_code == 403 and again.json()["detail"] == "Upload URL was already used"
+    assert (await c.get(file_url)).content in (b"first" * 1000, b"second" * 1000)
 
 
 async def test_tampered_or_expired_upload_urls_are_403(env, monkeypatch):

@@ -28,7 +28,14 @@ class _Announcing(uvicorn.Server):
             print(self.ready, flush=True)
 
 
-def serve(ref: str, host: str = "127.0.0.1", port: int = 8000, *, announce: bool = False) -> int:
+def serve(
+    ref: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    link: str | None = None,
+    *,
+    announce: bool = False,
+) -> int:
     """Load the app named by `ref`, run setup(), serve it; return the process exit status.
 
     3 means the app could not be loaded or its setup() raised (the traceback is printed).
@@ -37,7 +44,7 @@ def serve(ref: str, host: str = "127.0.0.1", port: int = 8000, *, announce: bool
     toolkit.use_storage(Storage.from_url)  # apps write the platform's storage directly
     try:
         cls = load_app(ref)
-        app = build_app(cls)
+        app = build_app(cls, link)
     except Exception:
         traceback.print_exc()
         return EXIT_SETUP_FAILED

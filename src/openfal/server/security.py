@@ -31,15 +31,20 @@ def webhook_settings(settings: Settings, key: SigningKey) -> WebhookSettings:
     return WebhookSettings(keys=[key], allow=tuple(settings.webhook_allow))
 
 
+def sender_config(settings: Settings) -> SenderConfig:
+    retry = RetryPolicy(
+        max_attempts=settings.webhook_max_attempts,
+        first_delay=settings.webhook_retry_base,
+        jitter=settings.webhook_retry_jitter,
+    )
+    return SenderConfig(
+        retry=retry, timeout=settings.webhook_timeout, allow=tuple(settings.webhook_allow)
+    )
+
+
 async def start_sender(
     store: Store, settings: Settings, key: SigningKey, *, recover_leases: bool = False
 ) -> WebhookSender:
-    retry = RetryPolicy(
-        max_attempts=settings.webhook_max_attempts, first_delay=settings.webhook_retry_base
-    )
-    config = SenderConfig(
-        retry=retry, timeout=settings.webhook_timeout, allow=tuple(settings.webhook_allow)
-    )
-    sender = WebhookSender(store, key, config)
+    sender = WebhookSender(store, key, sender_config(settings))
     await sender.start(recover_leases=recover_leases)
     return sender

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     webhook_retry_base: float = Field(15.0, gt=0)
     webhook_max_attempts: int = Field(10, ge=1)
     webhook_timeout: float = Field(15.0, gt=0)
+    # each retry's wait is spread by up to this fraction either way, so that webhooks that failed
+    # together (a receiver was down) do not all come back at the same moment
+    webhook_retry_jitter: float = Field(0.2, ge=0, lt=1)
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
 
     @classmethod

@@ -182,9 +182,14 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
         )
         if webhook_url:  # first: once the request exists, its webhook must too
             await self.add_webhook(rec.id, webhook_url, owner)
+        expected = mode == "run" and rec.id not in self._done
+        if expected:  # before the insert: it may complete before enqueue returns
+            self._expect_done(rec.id)
         try:
             rec = await self._insert(rec)
         except BaseException:
+            if expected:
+                self._done.pop(rec.id, None)
             if webhook_url:  # not stored after all (a duplicate id): neither is its webhook
                 await self._delete_webhook(rec.id)
             raise
@@ -198,6 +203,46 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
         if token is not None and (rec is None or rec.is_done):
             self._disarm(request_id, token)
         return rec
+
+    async def wait_done(self, request_id: str, timeout: float) -> RequestRecord | None:
+        """The request's record once it completed; None while it is still active after
+        ``timeout`` seconds. Raises LookupError when the request does not exist.
+
+        A direct run completed by this process wakes its waiter with the record at once
+        (no read); otherwise this waits for a change and reads the request.
+        """
+        fut = self._done.get(request_id)
+        if fut is None:
+            return await self._poll_done(request_id, timeout)
+        if not fut.done():
+            await self._await_done(fut, timeout)
+            if not fut.done():
+                return None
+        if self._done.get(request_id) is fut:
+            del self._done[request_id]
+        rec: RequestRecord | None = fut.result()
+        if rec is not None:
+            return rec
+        # changed by another process: read it, and wait on a fresh future if still active
+        self._expect_done(request_id)
+        return await self._read_done(request_id)
+
+    async def _poll_done(self, request_id: str, timeout: float) -> RequestRecord | None:
+        done = await self._read_done(request_id)
+        if done is not None:
+            return done
+        await self.wait_for_change(request_id, timeout)
+        return await self._read_done(request_id)
+
+    async def _read_done(self, request_id: str) -> RequestRecord | None:
+        rec = await self.get(request_id)
+        if rec is None:
+            self._done.pop(request_id, None)
+            raise LookupError(f"request {request_id} not found")
+        if rec.is_done:
+            self._done.pop(request_id, None)
+            return rec
+        return None
 
     async def queue_position(self, rec: RequestRecord) -> int:
         """Number of requests of the same app that will be claimed before ``rec``."""
@@ -246,7 +291,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
                 return None
             if rec.start_deadline is not None and rec.start_deadline < t:
                 await self._finish(
-                    rec,
+                    rec.id,
                     status_code=504,
                     body=_error_body(
                         "Request was not started before its start timeout", "request_timeout"
@@ -256,12 +301,8 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
                     error_type="request_timeout",
                 )
                 continue
-            rec = await self._update(
-                rec.id, {RequestStatus.IN_PROGRESS}, {"attempts": rec.attempts + 1}
-            )
-            if rec is not None:
-                self._notify(rec.id)
-                return rec
+            self._notify(rec.id)
+            return rec
 
     async def renew_lease(self, request_id: str, worker_id: str, lease_ttl: float = 30.0) -> bool:
         """Extend the lease. False when the worker no longer owns the request."""
@@ -310,13 +351,8 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
         worker_id: str | None = None,
     ) -> RequestRecord | None:
         """Finish a request. None if it was already completed (or not ours)."""
-        rec = await self._get(request_id)
-        if rec is None or rec.is_done:
-            return None
-        if worker_id is not None and rec.worker_id != worker_id:
-            return None
         return await self._finish(
-            rec,
+            request_id,
             status_code=status_code,
             body=body,
             headers=headers or {},
@@ -355,7 +391,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
             return CancelOutcome.ALREADY_COMPLETED
         if rec.status is RequestStatus.IN_QUEUE:
             done = await self._finish(
-                rec,
+                rec.id,
                 status_code=499,
                 body=_error_body("Request was cancelled", "client_cancelled"),
                 headers={},
@@ -399,7 +435,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
             return None
         if rec.cancel_requested:
             return await self._finish(
-                rec,
+                rec.id,
                 status_code=499,
                 body=_error_body("Request was cancelled", "client_cancelled"),
                 headers={},
@@ -411,7 +447,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
         if rec.attempts >= self.max_attempts and not refund_attempt:
             detail = f"{reason} (gave up after {rec.attempts} attempts)"
             return await self._finish(
-                rec,
+                rec.id,
                 status_code=503,
                 body=_error_body(detail, error_type),
                 headers={},
@@ -484,7 +520,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
 
     async def _finish(
         self,
-        rec: RequestRecord,
+        request_id: str,
         *,
         status_code: int,
         body: bytes,
@@ -509,10 +545,11 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
         }
         expected = {expect} if expect else set(ACTIVE_STATUSES)
         done = await self._update(
-            rec.id, expected, changes, worker_id=worker_id, lease_before=lease_before
+            request_id, expected, changes, worker_id=worker_id, lease_before=lease_before
         )
         if done is not None:
-            self._notify(rec.id)
+            self._notify(request_id)
+            self._completed(done)
             if done.webhook_url:
                 try:
                     await self.webhook_ready(done.id)
@@ -549,7 +586,8 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
     @abc.abstractmethod
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
         """Atomically pick the first IN_QUEUE request of ``app_ids`` ordered by
-        (priority, seq), apply ``changes`` to it and return it."""
+        (priority, seq), apply ``changes`` to it, count one more attempt (``attempts + 1``)
+        and return it."""
 
     @abc.abstractmethod
     async def _queue_rank(self, rec: RequestRecord) -> int:

@@ -10,6 +10,7 @@ backends shared between processes extend them (the timeout makes polling the fal
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 
 class Waiting:
@@ -19,6 +20,9 @@ class Waiting:
         super().__init__()
         self._changed: dict[str, asyncio.Event] = {}
         self._work: asyncio.Event | None = None
+        # request id -> its completed record (None: changed elsewhere, read it), for the
+        # direct runs of this process: the waiter gets the record without reading it back
+        self._done: dict[str, asyncio.Future[Any]] = {}
 
     async def wait_for_change(self, request_id: str, timeout: float) -> bool:
         """Return True when ``request_id`` may have changed, False after ``timeout``."""
@@ -69,3 +73,23 @@ class Waiting:
     def _notify_work(self) -> None:
         if self._work is not None:
             self._work.set()
+
+    def _expect_done(self, request_id: str) -> None:
+        """A caller of this process will wait for the request to complete."""
+        if request_id not in self._done:
+            self._done[request_id] = asyncio.get_running_loop().create_future()
+
+    def _completed(self, rec: Any) -> None:
+        """The request completed in this process: hand its record to the waiter."""
+        fut = self._done.pop(rec.id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(rec)
+
+    def _wake_done(self) -> None:
+        """Something changed in another process: completion waiters read the store."""
+        for fut in self._done.values():
+            if not fut.done():
+                fut.set_result(None)
+
+    async def _await_done(self, fut: asyncio.Future[Any], timeout: float) -> None:
+        await asyncio.wait({fut}, timeout=timeout)

@@ -14,6 +14,7 @@ import httpx
 from openfal.errors import OpenfalError
 from openfal.store import LogEntry, RequestRecord, Store
 from openfal.worker.frames import RunnerProtocolError, iter_frames
+from openfal.worker.link import LinkLost, RunnerLink
 from openfal.worker.runner_process import RunnerProcess
 
 log = logging.getLogger("openfal.worker")
@@ -75,6 +76,7 @@ class _Job:
         self.worker_id, self.cfg = worker_id, cfg
         self.ended: str | None = None  # "cancel" | "timeout" once the platform ended it
         self.got_result = asyncio.Event()
+        self.over = False  # run() is done with the request: the watch must stop
         self.published = 0  # partial outputs (events) relayed so far
 
     async def run(self) -> bool:
@@ -116,6 +118,7 @@ class _Job:
             await self._finish_ended()
             return False
         finally:
+            self.over = True
             for t in (relay, watch):
                 t.cancel()
             await asyncio.gather(relay, watch, return_exceptions=True)
@@ -123,6 +126,27 @@ class _Job:
     # -- the runner's event stream
 
     async def _relay(self) -> None:
+        try:
+            if self.runner.link is not None and not self.runner.link.closed:
+                await self._relay_link(self.runner.link)
+            else:
+                await self._relay_http()
+        except RunnerProtocolError as e:
+            await self._protocol_error(e)
+        if not self.got_result.is_set():
+            raise RunnerLost("event stream ended without a result")
+
+    async def _relay_link(self, link: RunnerLink) -> None:
+        """The request on the runner's link: frames in, the input bytes as they are."""
+        headers = {k: v for k, v in self.rec.headers.items() if k.lower() not in _HOP_HEADERS}
+        try:
+            async for frame in link.run(self.rec.id, self.rec.path, headers, self.rec.input):
+                await self._on_event(frame)
+        except LinkLost as e:
+            raise RunnerLost(str(e)) from e
+
+    async def _relay_http(self) -> None:
+        """The request as an HTTP POST answered with NDJSON events (no link)."""
         headers = {k: v for k, v in self.rec.headers.items() if k.lower() not in _HOP_HEADERS}
         headers.update(
             {
@@ -148,10 +172,6 @@ class _Job:
                     await self._complete(resp.status_code, body, None, {})
         except httpx.HTTPError as e:
             raise RunnerLost(f"{type(e).__name__}: {e}") from e
-        except RunnerProtocolError as e:
-            await self._protocol_error(e)
-        if not self.got_result.is_set():
-            raise RunnerLost("event stream ended without a result")
 
     async def _on_event(self, ev: dict[str, Any]) -> None:
         kind = ev.get("type")
@@ -173,13 +193,13 @@ class _Job:
                 {"step": ev.get("step"), "total": ev.get("total"), "message": ev.get("message")},
             )
         elif kind == "event":
-            await self.store.publish_event(self.rec.id, json.dumps(ev.get("data")).encode())
+            await self.store.publish_event(self.rec.id, _json_bytes(ev.get("data")))
             self.published += 1
         elif kind == "result":
             metrics = {}
             if ev.get("inference_time") is not None:
                 metrics["inference_time"] = ev["inference_time"]
-            body = json.dumps(ev.get("body")).encode()
+            body = _json_bytes(ev.get("body"))
             await self._complete(
                 int(ev.get("status_code", 200)), body, ev.get("error_type"), metrics
             )
@@ -239,7 +259,7 @@ class _Job:
                 wait = min(wait, deadline - loop.time())
             # capped so a cancel written by another process (CLI, gateway) is seen promptly
             await self.store.wait_for_change(self.rec.id, min(max(wait, 0.0), 1.0))
-            if self.got_result.is_set():
+            if self.got_result.is_set() or self.over:
                 # run() cancels this task once the result is in, but on Python 3.11
                 # asyncio.wait_for swallows a cancel that lands as its wait completes
                 # (the completion itself wakes us): without this check the job, and
@@ -302,6 +322,10 @@ class _Job:
         return r.status_code == 200
 
     async def _forward_cancel(self) -> None:
+        link = self.runner.link
+        if link is not None and not link.closed:
+            link.cancel(self.rec.id)
+            return
         with contextlib.suppress(httpx.HTTPError):
             path = f"/{self.rec.path}/cancel" if self.rec.path else "/cancel"
             await self.http.post(
@@ -319,6 +343,11 @@ class _Job:
                 headers={"x-fal-error-type": "client_cancelled"},
             )
         # "timeout" was answered when it fired; "lost" is someone else's now
+
+
+def _json_bytes(value: Any) -> bytes:
+    """JSON as stored: the link's frames carry it already serialised, NDJSON lines parsed."""
+    return value if isinstance(value, bytes) else json.dumps(value).encode()
 
 
 def _detail_text(body: bytes) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from openfal.gateway.auth import may_read_file, record_file_owner
+from openfal.gateway.auth import auth_settings, may_read_file, record_file_owner
 from openfal.gateway.errors import (
     BadRequest,
     GatewayError,
@@ -163,13 +163,19 @@ async def body_stream(request: Request) -> AsyncIterator[bytes]:
             yield chunk
 
 
-def check_cdn_token(request: Request) -> None:
-    """A ``Bearer`` credential on the CDN must be one of our CDN tokens (others pass for now)."""
+async def check_cdn_token(request: Request) -> None:
+    """A ``Bearer`` credential on the CDN must be one of our CDN tokens (others pass for now);
+    one minted while the server had no keys is refused once keys are required."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         return
-    if not uploads(request).signer.token_valid(token.strip(), clock_now()):
+    signer, now = uploads(request).signer, clock_now()
+    if not signer.token_valid(token.strip(), now):
         raise Unauthorized("Invalid or expired CDN token")
+    if signer.token_owner(token.strip(), now) is None and await auth_settings(
+        request
+    ).keys_required(request.app.state.store):
+        raise Unauthorized("CDN token made before the server had keys: ask for a new one")
 
 
 async def record_uploader(request: Request, key: str) -> None:
@@ -271,7 +277,7 @@ async def serve_file(request: Request) -> Response:
 
 async def cdn_upload(request: Request) -> Response:
     """``POST /cdn/files/upload``: the raw body becomes a file."""
-    check_cdn_token(request)
+    await check_cdn_token(request)
     storage = storage_of(request)
     check_declared_size(request, storage)
     key = new_key(request.headers.get("x-fal-file-name"))
@@ -289,7 +295,7 @@ async def cdn_upload(request: Request) -> Response:
 
 async def cdn_multipart_create(request: Request) -> Response:
     """``POST /cdn/files/upload/multipart``: ``{"access_url", "uploadId"}``."""
-    check_cdn_token(request)
+    await check_cdn_token(request)
     storage = storage_of(request)
     name = request.headers.get("x-fal-file-name")
     key = new_key(name)
@@ -310,7 +316,7 @@ async def cdn_multipart_part(request: Request) -> Response:
     m = _PART_PATH.match(request.path_params["key"])
     if m is None:
         raise NotFound(f"Path {request.url.path} not found")
-    check_cdn_token(request)
+    await check_cdn_token(request)
     storage = storage_of(request)
     check_declared_size(request, storage)
     number = int(m["part"])
@@ -338,7 +344,7 @@ async def cdn_multipart_complete(request: Request) -> Response:
     m = _COMPLETE_PATH.match(request.path_params["key"])
     if m is None:
         raise NotFound(f"Path {request.url.path} not found")
-    check_cdn_token(request)
+    await check_cdn_token(request)
     storage = storage_of(request)
     parts = parse_parts(parse_json_object(await request.body()))
     await storage.complete_multipart(m["key"], m["upload_id"], parts)

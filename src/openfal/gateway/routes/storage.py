@@ -10,6 +10,8 @@ finish to ``<path>/complete?<query>``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -149,6 +151,24 @@ def _grant(request: Request, key: str) -> Grant:
     return grant
 
 
+_uploading: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # key -> (lock, [users])
+
+
+@contextlib.asynccontextmanager
+async def _single_use(key: str) -> AsyncIterator[None]:
+    """Uploads to one key run one at a time in this process, so that the second of two
+    concurrent PUTs sees the first one's file."""
+    lock, users = _uploading.setdefault(key, (asyncio.Lock(), [0]))
+    users[0] += 1
+    try:
+        async with lock:
+            yield
+    finally:
+        users[0] -= 1
+        if not users[0]:
+            del _uploading[key]
+
+
 def _split(request: Request) -> tuple[str, str]:
     """``(key, last segment)`` of a multipart PUT/POST path."""
     key, _, last = request.path_params["key"].rpartition("/")
@@ -165,12 +185,17 @@ async def put(request: Request) -> Response:
         validate_key(path)
         grant = _grant(request, path)
         check_declared_size(request, storage)
-        await storage.put(
-            grant.key,
-            body_stream(request),
-            content_type=grant.content_type or "application/octet-stream",
-            expires_at=grant.file_expires_at,
-        )
+        async with _single_use(grant.key):
+            # one use: a stored file is never overwritten through its upload URL (a failed
+            # upload stored nothing, so it may be tried again)
+            if await storage.stat(grant.key) is not None:
+                raise Forbidden("Upload URL was already used")
+            await storage.put(
+                grant.key,
+                body_stream(request),
+                content_type=grant.content_type or "application/octet-stream",
+                expires_at=grant.file_expires_at,
+            )
         return JSONResponse({})
     key, last = _split(request)
     if not last.isdigit() or len(last) > 5:

@@ -122,7 +122,8 @@ class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, Store):
         heads = [queue[0] for app_id in set(app_ids) if (queue := self._queues.get(app_id))]
         if not heads:
             return None
-        return self._apply(self._requests[min(heads)[2]], changes)
+        rec = self._requests[min(heads)[2]]
+        return self._apply(rec, {**changes, "attempts": rec.attempts + 1})
 
     async def _queue_rank(self, rec: RequestRecord) -> int:
         queue = self._queues.get(rec.app_id)

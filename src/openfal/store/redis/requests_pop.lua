@@ -8,4 +8,5 @@ for j = 1, napps do
   end
 end
 if best == nil then return tonumber(redis.call('GET', P .. 'workver') or '0') end
+redis.call('HINCRBY', rkey(best), 'attempts', 1)
 return apply(best, 3 + napps, false)

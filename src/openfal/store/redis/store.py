@@ -639,6 +639,9 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
         assert self._hub is not None
         await self._hub.wait(self._k("work").encode(), version, current, timeout)
 
+    def _expect_done(self, request_id: str) -> None:
+        """Not here: another worker may complete it; ``wait_done`` waits for changes."""
+
     def _notify(self, request_id: str) -> None:
         super()._notify(request_id)
         if self._hub is not None:

@@ -32,6 +32,7 @@ from openfal.store.requests import (
     row_to_record,
 )
 from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
+from openfal.store.sqlite.batch import GroupCommit
 from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
 from openfal.store.sqlite.transaction import transaction as _write
@@ -125,6 +126,10 @@ def _record(row: sqlite3.Row | None) -> RequestRecord | None:
     return row_to_record(dict(row)) if row is not None else None
 
 
+def _first(rows: list[sqlite3.Row]) -> RequestRecord | None:
+    return row_to_record(dict(rows[0])) if rows else None
+
+
 class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
     """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
 
@@ -139,6 +144,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
         # only touched on the executor thread:
         self._conn: sqlite3.Connection | None = None
         self._data_version: int | None = None
+        self._group = GroupCommit(self._with_conn)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -206,6 +212,15 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
         assert self._executor is not None
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._with_conn, fn)
 
+    async def _transact(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn(connection)`` as one write of this tick's group commit."""
+        if self._executor is None:
+            if self._closed:
+                raise RuntimeError("the SQLite store is closed")
+            await self.open()
+        assert self._executor is not None
+        return await self._group.write(self._executor, fn)
+
     def _with_conn(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._conn is None:
             raise RuntimeError("the SQLite store is not open")
@@ -244,6 +259,14 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
         finally:
             self._waiters -= 1
 
+    async def _await_done(self, fut: asyncio.Future[Any], timeout: float) -> None:
+        self._waiters += 1
+        try:
+            self._watch_other_processes()
+            await super()._await_done(fut, timeout)
+        finally:
+            self._waiters -= 1
+
     def _watch_other_processes(self) -> None:
         if self._watcher is None and self.poll_interval > 0 and not self._closed:
             self._watcher = asyncio.get_running_loop().create_task(self._watch())
@@ -262,6 +285,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
                     for request_id in list(self._changed):
                         self._notify(request_id)
                     self._notify_work()
+                    self._wake_done()
         finally:
             if self._watcher is asyncio.current_task():
                 self._watcher = None
@@ -279,20 +303,21 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
         del row["seq"]
         names = list(row)
         values = [_encode(name, getattr(rec, name)) for name in names]
-        sql = f"INSERT INTO requests ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        sql = (
+            f"INSERT INTO requests ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+            " RETURNING *"
+        )
 
         def op(conn: sqlite3.Connection) -> RequestRecord:
             try:
-                cur = conn.execute(sql, values)
+                # fetchall: a RETURNING statement is done (and committed) once fully read
+                found = _first(conn.execute(sql, values).fetchall())
             except sqlite3.IntegrityError as e:
                 raise ValueError(f"request {rec.id!r} already exists") from e
-            found = _record(
-                conn.execute("SELECT * FROM requests WHERE seq = ?", (cur.lastrowid,)).fetchone()
-            )
             assert found is not None
             return found
 
-        return await self._run(op)
+        return await self._transact(op)
 
     async def _get(self, request_id: str) -> RequestRecord | None:
         return await self._run(
@@ -327,24 +352,25 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
                 return _record(
                     conn.execute(f"SELECT * FROM requests WHERE {where}", params).fetchone()
                 )
-            cur = conn.execute(
-                f"UPDATE requests SET {assignments} WHERE {where}", [*values, *params]
+            rec = _first(
+                conn.execute(
+                    f"UPDATE requests SET {assignments} WHERE {where} RETURNING *",
+                    [*values, *params],
+                ).fetchall()
             )
-            if cur.rowcount == 0:
+            if rec is None:
                 return None
             if changes.get("status") == RequestStatus.IN_QUEUE:  # requeued: streams afresh
                 conn.execute("DELETE FROM events WHERE request_id = ?", (request_id,))
-            return _record(
-                conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
-            )
+            return rec
 
-        return await self._run(lambda conn: _write(conn, tx))
+        return await self._transact(tx)
 
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
         if self._work is None:  # see "waiting": a request queued meanwhile is not missed
             self._work = asyncio.Event()
         apps = list(dict.fromkeys(app_ids))
-        assignments = ", ".join(f"{name} = ?" for name in changes)
+        assignments = "".join(f"{name} = ?, " for name in changes)
         values = [_encode(name, value) for name, value in changes.items()]
 
         def head(conn: sqlite3.Connection) -> int | None:
@@ -359,17 +385,18 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
             seq = head(conn)
             if seq is None:
                 return None
-            if changes:
-                conn.execute(f"UPDATE requests SET {assignments} WHERE seq = ?", [*values, seq])
-            return _record(conn.execute("SELECT * FROM requests WHERE seq = ?", (seq,)).fetchone())
+            return _first(
+                conn.execute(
+                    f"UPDATE requests SET {assignments}attempts = attempts + 1 WHERE seq = ?"
+                    " RETURNING *",
+                    [*values, seq],
+                ).fetchall()
+            )
 
-        def op(conn: sqlite3.Connection) -> RequestRecord | None:
-            # look without the write lock first: an empty queue costs no lock
-            if head(conn) is None:
-                return None
-            return _write(conn, tx)
-
-        return await self._run(op)
+        # look without the write lock first: an empty queue costs no lock
+        if await self._run(head) is None:
+            return None
+        return await self._transact(tx)
 
     async def _queue_rank(self, rec: RequestRecord) -> int:
         args = (rec.app_id, int(rec.priority), rec.seq)
@@ -411,7 +438,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
                 conn.execute(f"DELETE FROM requests WHERE id IN ({_COMPLETED_BEFORE})", (t,))
             return ids
 
-        ids = await self._run(lambda conn: _write(conn, tx))
+        ids = await self._transact(tx)
         for request_id in ids:
             self._changed.pop(request_id, None)
         return len(ids)
@@ -433,7 +460,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
                 [(request_id, start + i, value) for i, value in enumerate(items)],
             )
 
-        await self._run(lambda conn: _write(conn, tx))
+        await self._transact(tx)
 
     async def _get_rows(self, table: str, column: str, request_id: str, since: int) -> list[Any]:
         sql = f"SELECT {column} FROM {table} WHERE request_id = ? AND idx >= ? ORDER BY idx"

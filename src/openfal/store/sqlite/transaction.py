@@ -13,7 +13,10 @@ _T = TypeVar("_T")
 
 def transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
     """Run ``fn`` in a write transaction taken up front (``BEGIN IMMEDIATE``: no
-    interleaving writer, even from another process), rolled back if it raises."""
+    interleaving writer, even from another process), rolled back if it raises; inside one
+    already (a group commit's batch), just run it."""
+    if conn.in_transaction:
+        return fn(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn)
