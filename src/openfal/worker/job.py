@@ -78,6 +78,7 @@ class _Job:
         self.got_result = asyncio.Event()
         self.over = False  # run() is done with the request: the watch must stop
         self.published = 0  # partial outputs (events) relayed so far
+        self.steps = False  # whether the app reports progress (so stops at its next step)
 
     async def run(self) -> bool:
         relay = asyncio.create_task(self._relay())
@@ -188,6 +189,7 @@ class _Job:
                 ],
             )
         elif kind == "progress":
+            self.steps = True  # it checks for a cancel at each step
             await self.store.set_progress(
                 self.rec.id,
                 {"step": ev.get("step"), "total": ev.get("total"), "message": ev.get("message")},
@@ -304,14 +306,15 @@ class _Job:
         await self._forward_cancel()
 
     async def _wait_while_healthy(self, relay: asyncio.Task[None]) -> None:
-        """After a cancel or timeout: ``cancel_grace`` seconds for the runner to stop, then
-        more (up to ``STOP_LIMIT``) while it answers ``/health``, so a step longer than the
-        grace (a CPU diffusion step) ends the request at the next step instead of costing
-        the next request a cold start. A runner that stops answering is replaced."""
+        """After a cancel or timeout: ``cancel_grace`` seconds for the runner to stop. An app
+        that reports progress stops at its next step: it gets more (up to ``STOP_LIMIT``)
+        while its runner answers ``/health``, so a step longer than the grace (a diffusion
+        step on a CPU) does not cost the next request a cold start. An app that never
+        checks (no progress reported), or a runner that stops answering, is replaced."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(STOP_LIMIT, self.cfg.cancel_grace)
         await asyncio.wait({relay}, timeout=self.cfg.cancel_grace)
-        while not relay.done() and loop.time() < deadline and await self._healthy():
+        while self.steps and not relay.done() and loop.time() < deadline and await self._healthy():
             await asyncio.wait({relay}, timeout=HEALTH_CHECK)
 
     async def _healthy(self) -> bool:
