@@ -150,8 +150,8 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
     p.add_argument(
         "--cancel-grace",
         type=float,
-        help="seconds a runner gets to stop a cancelled request; after that it is restarted "
-        "only if /health stops answering (a step in progress may finish; default 1)",
+        help="seconds a runner gets to stop a cancelled request before it is restarted; an app "
+        "that reports progress may finish its step while /health answers (default 1)",
     )
     p.add_argument(
         "--drain-timeout",

@@ -16,7 +16,8 @@ from rich.table import Table
 
 from openfal.store import RequestRecord, RequestStatus, Store
 
-console = Console()
+# ids are what these tables are for: never squeeze them into a pipe's 80 columns
+console = Console() if sys.stdout.isatty() else Console(width=220)
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -73,8 +73,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cancel-grace",
         type=float,
-        help="seconds a runner gets to stop a cancelled request; after that it is restarted "
-        "only if /health stops answering (a step in progress may finish; default 1)",
+        help="seconds a runner gets to stop a cancelled request before it is restarted; an app "
+        "that reports progress may finish its step while /health answers (default 1)",
     )
     p.add_argument(
         "--retention",

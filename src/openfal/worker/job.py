@@ -34,7 +34,7 @@ _HOP_HEADERS = {
 
 CANCEL_CHECK = 0.2  # seconds between reads of the record for a cancel
 RESULT_GRACE = 5.0  # seconds a runner gets to close its stream after the result line
-STOP_LIMIT = 10.0  # seconds a healthy runner gets to finish its step after a cancel, at most
+STOP_LIMIT = 60.0  # seconds a healthy runner gets to finish its step after a cancel, at most
 HEALTH_CHECK = 1.0  # seconds between (and timeout of) its health checks meanwhile
 
 
@@ -82,6 +82,7 @@ class _Job:
         self._log_lock = asyncio.Lock()
         self._log_flush: asyncio.Task[None] | None = None
         self.published = 0  # partial outputs (events) relayed so far
+        self.steps = False  # whether the app reports progress (so stops at its next step)
 
     async def run(self) -> bool:
         relay = asyncio.create_task(self._relay())
@@ -193,6 +194,7 @@ class _Job:
             return
         await self._flush_logs()  # logs first: a status never shows a result before them
         if kind == "progress":
+            self.steps = True  # it checks for a cancel at each step
             await self.store.set_progress(
                 self.rec.id,
                 {"step": ev.get("step"), "total": ev.get("total"), "message": ev.get("message")},
@@ -321,17 +323,18 @@ class _Job:
         await self._forward_cancel()
 
     async def _wait_while_healthy(self, relay: asyncio.Task[None]) -> None:
-        """After a cancel or timeout: ``cancel_grace`` seconds for the runner to stop, then
-        more (up to ``STOP_LIMIT``) while it answers ``/health``, so a step longer than the
-        grace (a CPU diffusion step) ends the request at the next step instead of costing
-        the next request a cold start. A runner that stops answering is replaced."""
+        """After a cancel or timeout: ``cancel_grace`` seconds for the runner to stop. An app
+        that reports progress stops at its next step: it gets more (up to ``STOP_LIMIT``)
+        while its runner answers ``/health``, so a step longer than the grace (a diffusion
+        step on a CPU) does not cost the next request a cold start. An app that never
+        checks (no progress reported), or a runner that stops answering, is replaced."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(STOP_LIMIT, self.cfg.cancel_grace)
         await asyncio.wait({relay}, timeout=self.cfg.cancel_grace)
-        if not relay.done():
+        if self.steps and not relay.done():
             # the caller is answered now; the runner's slot stays taken until its step ends
             await self._finish_ended()
-        while not relay.done() and loop.time() < deadline and await self._healthy():
+        while self.steps and not relay.done() and loop.time() < deadline and await self._healthy():
             await asyncio.wait({relay}, timeout=HEALTH_CHECK)
 
     async def _healthy(self) -> bool:
