@@ -14,6 +14,7 @@ caller validates in-process, as for small bodies.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -43,9 +44,10 @@ async def validate_in_pool(
 ) -> Outcome | None:
     """Validate ``body`` against the input model of ``source``'s endpoint ``path`` (any JSON
     object when ``source`` is None) in the pool; None when the pool cannot do it."""
-    from openfal.toolkit import _settings
+    from openfal import toolkit
 
-    overrides = dict(_settings._overrides)
+    # the child checks URL inputs with this process's file settings (public URL, allow-list)
+    overrides = dataclasses.asdict(toolkit.settings())
     loop = asyncio.get_running_loop()
     try:
         return await loop.run_in_executor(
