@@ -8,8 +8,10 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
+from openfal.apps import BUILTIN_APPS
+from openfal.gateway.routes.meta import queue_openapi
 from openfal.runner import build_app
-from openfal.sdk import load_app
+from openfal.sdk import describe, load_app
 from tests.auth.conftest import Gateway, GatewayFactory, make_gateway, register
 from tests.e2e.harness import app_ref
 
@@ -66,3 +68,14 @@ async def test_every_runner_document_is_valid_openapi_3_1(name: str) -> None:
         doc = (await c.get("/openapi.json")).json()
     assert doc["openapi"].startswith("3.1")
     validate(doc)
+
+
+@pytest.mark.parametrize("ref", sorted(BUILTIN_APPS))
+def test_every_builtin_endpoint_document_is_valid_openapi_3_1(ref: str) -> None:
+    cls = load_app(ref)
+    info = describe(cls)
+    for path, schemas in info["endpoints"].items():
+        endpoint_id = "/".join(p for p in (info["app_id"], path) if p)
+        doc = queue_openapi(endpoint_id, info["app_id"], schemas)
+        validate(doc)
+        _templated_params_declared(doc)
