@@ -33,7 +33,8 @@ def public_url() -> Iterator[None]:
 @pytest.fixture
 async def gw(make_gateway: GatewayFactory) -> Gateway:
     gw = await make_gateway()
-    await register(gw.store, gw.app.state.registry, "images")
+    for name in ("images", "plain_url"):
+        await register(gw.store, gw.app.state.registry, name)
     return gw
 
 
@@ -105,6 +106,27 @@ async def test_another_users_file_url_as_an_app_input_is_a_422(gw: Gateway, form
     assert sorted(str(r.owner) for r in await gw.store.list_requests()) == ["alice", "root"]
 
 
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        (lambda url: {"url": url}, ["body", "url"]),
+        (lambda url: {"url": "data:,x", "more": [{"url": url}]}, ["body", "more", 0, "url"]),
+    ],
+)
+async def test_file_urls_in_plain_string_fields_are_checked_too(
+    gw: Gateway, body: Any, loc: list[Any]
+) -> None:
+    """An app may download any string: every file URL anywhere in the input is checked."""
+    alice = await gw.key("alice", "alice")
+    bob = await gw.key("bob", "bob")
+    url = await upload_plain(gw, alice, b"alice's secret")
+    r = await gw.client.post("/queue/test/plain-url", json=body(url), headers=bob)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == loc
+    r = await gw.client.post("/queue/test/plain-url", json=body(url), headers=alice)
+    assert r.status_code == 200, r.text
+
+
 async def test_credentials_minted_without_keys_are_401_once_keys_exist(gw: Gateway) -> None:
     jwt = await _token(gw, {})  # dev mode: no keys yet
     cdn = await gw.client.post("/rest/storage/auth/token?storage_type=fal-cdn-v3", json={})
@@ -148,7 +170,7 @@ async def test_runner_urls_and_app_sources_are_for_admins(gw: Gateway) -> None:
 @pytest.mark.e2e
 def test_a_runner_never_reads_another_users_file_through_an_input(serve: Any) -> None:
     """The reproduction: Bob passes Alice's file URL to an app that downloads its input."""
-    s = serve("images")
+    s = serve("images", "plain_url")
     alice = {"authorization": f"Key {s.create_key('alice')}"}
     bob = {"authorization": f"Key {s.create_key('bob')}"}
     with s.client() as c:
@@ -163,6 +185,9 @@ def test_a_runner_never_reads_another_users_file_through_an_input(serve: Any) ->
             r = c.post(path, json={"file": url}, headers=bob)
             assert r.status_code == 422, r.text
             assert r.json()["detail"][0]["loc"] == ["body", "file"]
+        r = c.post("/test/plain-url", json={"url": url}, headers=bob)  # a plain str field
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "url"]
         mine = c.post("/test/images/checksum", json={"file": url}, headers=alice)
         assert mine.status_code == 200, mine.text
         assert mine.json()["size"] == len(b"alice's secret")

@@ -46,3 +46,13 @@ async def test_code_the_child_cannot_load_is_validated_by_the_caller() -> None:
     assert missing is None
     anything = await body_pool.validate_in_pool(None, "", b'{"a": [1, {}]}', validation_context())
     assert anything is not None and anything[0] == "ok"
+
+
+async def test_the_child_lists_file_urls_in_plain_strings() -> None:
+    toolkit.configure(public_url="http://files.test")
+    url = "http://files.test/files/0123456789abcdef0123456789abcdef/b.bin"
+    body = ('{"url": "data:,x", "more": [{"url": "' + url + '"}]}').encode()
+    out = await body_pool.validate_in_pool(app_ref("plain_url"), "", body, validation_context())
+    assert out is not None and out[0] == "ok"
+    listed = [(tuple(where), key) for where, key in out[1][0][OWN_FILES]]
+    assert listed == [(("more", 0, "url"), "0123456789abcdef0123456789abcdef/b.bin")]

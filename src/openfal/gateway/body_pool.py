@@ -21,6 +21,9 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import from_json
+
+from openfal.gateway.file_inputs import FILE_MARK, note_file_strings
 
 __all__ = ["POOL_THRESHOLD", "Outcome", "validate_in_pool"]
 
@@ -91,6 +94,8 @@ def _validate(
         model.model_validate_json(body, context=context)
     except ValidationError as e:
         return "invalid", [plain_error(err) for err in e.errors(include_url=False)]
+    if FILE_MARK in body:  # after the validators: their entries name the field best
+        note_file_strings(from_json(body), context)
     return "ok", [context]
 
 

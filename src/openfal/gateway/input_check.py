@@ -19,7 +19,12 @@ from starlette.requests import Request
 
 from openfal.gateway.body_pool import POOL_THRESHOLD, AnyObject, plain_error, validate_in_pool
 from openfal.gateway.errors import BadRequest, ValidationFailed
-from openfal.gateway.file_inputs import check_file_inputs, validation_context
+from openfal.gateway.file_inputs import (
+    FILE_MARK,
+    check_file_inputs,
+    note_file_strings,
+    validation_context,
+)
 from openfal.gateway.registry import AppEntry
 from openfal.gateway.webhooks import BODY_FIELD, declares_webhook, take_webhook
 
@@ -34,6 +39,7 @@ async def checked_input(
     if BODY_FIELD.encode() in body and not declares_webhook(entry, path):
         body, data, webhook = await take_webhook(request, entry, path, body, _parse(body))
         entry.validate(path, data, context)
+        note_file_strings(data, context)
     else:
         await _validate_json(entry, path, body, context)
         body, _, webhook = await take_webhook(request, entry, path, body, None)
@@ -62,6 +68,8 @@ async def _validate_json(entry: AppEntry, path: str, body: bytes, context: dict[
             _parse(text)
     except ValidationError as e:
         _refuse([plain_error(err) for err in e.errors(include_url=False)])
+    if FILE_MARK in text:  # after the validators: their entries name the field best
+        note_file_strings(_parse(text), context)
 
 
 def _refuse(errors: list[dict[str, Any]]) -> None:

@@ -42,7 +42,7 @@ from openfal.toolkit._repository import (
     register_repository,
 )
 from openfal.toolkit._settings import ToolkitSettings, configure, settings
-from openfal.toolkit._urls import OWN_FILES, FileUrl, ImageUrl, InputUrl, check_url
+from openfal.toolkit._urls import OWN_FILES, FileUrl, ImageUrl, InputUrl, check_url, own_file_key
 
 __all__ = [
     "IMAGE_SIZE_PRESETS",
@@ -71,6 +71,7 @@ __all__ = [
     "get_image_size",
     "get_repository",
     "load_image",
+    "own_file_key",
     "register_repository",
     "resolve_image_size",
     "settings",
