@@ -178,20 +178,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _GROUP_EXAMPLES = {
-    "apps": "openfal apps list --data-dir .openfal",
-    "requests": "openfal requests list --limit 5\n  openfal requests logs ID -f",
-    "keys": "openfal keys create --scope ADMIN --user me\n  openfal keys list",
-    "runners": "openfal runners list --store redis://10.0.0.5:6379/0",
-    "workers": "openfal workers list --store redis://10.0.0.5:6379/0",
+    "apps": ["openfal apps list --data-dir .openfal"],
+    "requests": ["openfal requests list --limit 5", "openfal requests logs ID -f"],
+    "keys": ["openfal keys create --scope ADMIN --user me", "openfal keys list"],
+    "runners": ["openfal runners list --store redis://10.0.0.5:6379/0"],
+    "workers": ["openfal workers list --store redis://10.0.0.5:6379/0"],
 }
 
 
 def _group_examples(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """A command made of actions shows an example in its ``--help`` too."""
+    """A command made of actions shows an example in its ``--help`` too: the one above,
+    else its actions' own examples."""
     for name, parser in sub.choices.items():
-        if parser.epilog is None and name in _GROUP_EXAMPLES:
-            parser.epilog = "examples:\n  " + _GROUP_EXAMPLES[name]
+        if parser.epilog is not None:
+            continue
+        lines = _GROUP_EXAMPLES.get(name, [])
+        if not lines:
+            lines = [ex for action in _actions(parser) if (ex := _example_of(action.epilog))]
+        if lines:
+            parser.epilog = "examples:\n  " + "\n  ".join(lines)
             parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def _actions(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [p for a in subs for p in a.choices.values()]
+
+
+def _example_of(epilog: str | None) -> str | None:
+    """The first example line of an epilog (``example: X`` or an ``examples:`` block)."""
+    for line in (epilog or "").splitlines():
+        line = line.strip()
+        if line.startswith("example: "):
+            return line.removeprefix("example: ")
+        if line and not line.startswith("example"):
+            return line
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
