@@ -198,7 +198,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
                 await self._delete_webhook(rec.id)
             raise
         self._notify(rec.id)
-        self._notify_work()
+        self._notify_work(rec.app_id)
         return rec
 
     async def get(self, request_id: str) -> RequestRecord | None:
@@ -275,7 +275,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
             remaining = loop_deadline - now()
             if remaining <= 0:
                 return None
-            await self.wait_for_work(min(remaining, 1.0))
+            await self.wait_for_work(min(remaining, 1.0), app_ids)
 
     async def _claim_once(
         self, app_ids: Sequence[str], worker_id: str, lease_ttl: float
@@ -476,7 +476,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
         )
         if updated is not None:
             self._notify(request_id)
-            self._notify_work()
+            self._notify_work(updated.app_id)
         return updated
 
     async def requeue_expired(self, before: float | None = None) -> list[str]:

@@ -70,7 +70,7 @@ class Dispatcher:
         the supervisor stops; at most CLAIM_WAIT seconds. Cancelling a wait is harmless,
         unlike cancelling a claim (it may have taken a request)."""
         self.sup.slot.clear()
-        work = asyncio.create_task(self.store.wait_for_work(CLAIM_WAIT))
+        work = asyncio.create_task(self.store.wait_for_work(CLAIM_WAIT, [self.sup.app_id]))
         slot = asyncio.create_task(self.sup.slot.wait())
         try:
             await asyncio.wait({work, slot}, return_when=asyncio.FIRST_COMPLETED)

@@ -241,7 +241,7 @@ class Supervisor:
                 wait = await self.rescale()
             except Exception as e:  # the store may be restarting: try again next tick
                 log.warning("scaling %s failed: %s: %s", self.app_id, type(e).__name__, e)
-            await self.store.wait_for_work(wait)
+            await self.store.wait_for_work(wait, [self.app_id])
             # a burst of submits wakes this loop once per request: decide at most every
             # RESCALE_EVERY seconds (each decision reads the store three times)
             await asyncio.sleep(max(0.0, started + RESCALE_EVERY - time.monotonic()))

@@ -311,11 +311,11 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
         finally:
             self._waiters -= 1
 
-    async def _wait_work(self, timeout: float) -> None:
+    async def _wait_work(self, timeout: float, key: str | None) -> None:
         self._waiters += 1
         try:
             self._watch_other_processes()
-            await super()._wait_work(timeout)
+            await super()._wait_work(timeout, key)
         finally:
             self._waiters -= 1
 
@@ -427,9 +427,9 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
         return await self._transact(tx)
 
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
-        if self._work is None:  # see "waiting": a request queued meanwhile is not missed
-            self._work = asyncio.Event()
         apps = list(dict.fromkeys(app_ids))
+        # see "waiting": a request queued meanwhile is not missed
+        self._arm_work(apps[0] if len(apps) == 1 else None)
         assignments = "".join(f"{name} = ?, " for name in changes)
         values = [_encode(name, value) for name, value in changes.items()]
 
