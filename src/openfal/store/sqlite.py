@@ -32,6 +32,7 @@ from openfal.store.base import (
     row_to_record,
 )
 from openfal.store.sqlite_auth import AUTH_SCHEMA, SQLiteAuth
+from openfal.store.sqlite_deploy import SQLiteDeploy
 from openfal.store.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite_runners import RUNNER_SCHEMA, SQLiteRunners
 
@@ -137,7 +138,7 @@ def _write(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> 
     return result
 
 
-class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
+class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, Store):
     """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
 
     def __init__(self, path: str, *, poll_interval: float = 0.2, **kwargs: Any) -> None:
