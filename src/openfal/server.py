@@ -20,6 +20,7 @@ from openfal.apps._settings import runner_env
 from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
 from openfal.cluster.broker import StoreBroker
 from openfal.cluster.common import run_async, setup_logging, sweep_storage, uvicorn_server
+from openfal.deploy.wiring import add_admin_routes, make_deployer, worker_hooks
 from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
 from openfal.security import SecurityConfig, secure, signing_key, start_sender
@@ -128,9 +129,11 @@ async def serve(cfg: ServeConfig) -> None:
         files = toolkit.configure(
             storage_url=cfg.storage, public_url=cfg.public, file_retention=cfg.upload_retention
         )
+        deployer = make_deployer(store, cfg.data_dir)
         worker = Worker(
             store,
             WorkerConfig(
+                **worker_hooks(deployer),
                 lease_ttl=cfg.lease_ttl,
                 cancel_grace=cfg.cancel_grace,
                 recover_orphans=embedded,
@@ -143,6 +146,7 @@ async def serve(cfg: ServeConfig) -> None:
         storage = Storage.from_url(cfg.storage, max_size=cfg.max_upload_size)
         await storage.open()
         await worker.start()
+        deployer.start(worker)
         # one server keeps its signing key in the data dir; a shared store holds it for all
         key = await signing_key(store, cfg.data_dir if embedded else None)
         sender = await start_sender(store, cfg.security(), key, recover_leases=embedded)
@@ -169,6 +173,7 @@ async def serve(cfg: ServeConfig) -> None:
                 default_retention=cfg.upload_retention,
             )
             app.state.worker = worker
+            add_admin_routes(app, cfg.data_dir)
             # joined to a cluster, realtime sessions go to runners of any worker (ours too)
             app.state.broker = LocalBroker(worker) if embedded else StoreBroker(store)
             tokens.configure(tokens.load_secret(cfg.data_dir))
@@ -189,6 +194,7 @@ async def serve(cfg: ServeConfig) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await sender.stop()
+            await deployer.stop()
             await worker.stop()
             await storage.close()
             await store.close()

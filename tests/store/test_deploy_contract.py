@@ -115,3 +115,12 @@ async def test_deployments_survive_a_new_store_on_the_same_data(
     assert dep is not None and dep.current == r1.revision and dep.scaling == {"min_concurrency": 1}
     assert await second.revision_source(r1.revision) == b"source"
     assert [s.name for s in await second.list_secrets()] == ["TOKEN"]
+
+
+async def test_a_runner_kill_is_handed_out_once(store: Store) -> None:
+    await store.request_kill("r1")
+    await store.request_kill("r2")
+    assert await store.take_kills({"r9"}) == []
+    assert await store.take_kills({"r1", "r3"}) == ["r1"]
+    assert await store.take_kills({"r1"}) == []
+    assert await store.take_kills({"r2"}) == ["r2"]

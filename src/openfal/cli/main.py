@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import call, cluster_cmds, inspect_cmds, keys_cmds
+from openfal.cli import call, cluster_cmds, deploy_cmds, inspect_cmds, keys_cmds
 from openfal.cli.security_args import add_security_args, security_options
 
 _EPILOG_SERVE = """examples:
@@ -115,12 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
 
-    apps = sub.add_parser("apps", help="registered apps").add_subparsers(
-        dest="apps_command", required=True, metavar="ACTION"
-    )
-    p = apps.add_parser("list", help="list registered apps", epilog="example: openfal apps list")
-    _store_args(p)
-
     reqs = sub.add_parser("requests", help="inspect and cancel requests").add_subparsers(
         dest="requests_command", required=True, metavar="ACTION"
     )
@@ -151,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_parser(sub)
     keys_cmds.add_parsers(sub, _store_args)
     cluster_cmds.add_parsers(sub, _store_args)
+    deploy_cmds.add_parsers(sub)
     return parser
 
 
@@ -186,7 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args.ref, host=args.host, port=args.port)
     if args.command == "keys":
         return keys_cmds.dispatch(args)
-    if args.command in ("gateway", "worker", "runners", "workers"):
+    if args.command in ("deploy", "apps", "secrets", "runners"):
+        return deploy_cmds.dispatch(args)
+    if args.command in ("gateway", "worker", "workers"):
         return cluster_cmds.dispatch(args)
     return inspect_cmds.dispatch(args)
 

@@ -24,7 +24,8 @@ from typing import Any
 from openfal.store import clock
 
 # documents: kind -> key -> JSON
-_DEPLOYMENT, _REVISION, _SECRET = "deployment", "revision", "secret"
+_DEPLOYMENT, _REVISION, _SECRET, _KILL = "deployment", "revision", "secret", "kill"
+KILL_TTL = 60.0  # seconds a kill waits for the runner's worker
 LOG_LIMIT = 5000  # lines kept per log (the oldest go first)
 
 
@@ -228,6 +229,23 @@ class DeployStore(abc.ABC):
     async def delete_secret(self, name: str) -> bool:
         return await self._doc_delete(_SECRET, name)
 
+    # ------------------------------------------------------------------ runner kills
+
+    async def request_kill(self, runner_id: str) -> None:
+        """Ask the worker that runs ``runner_id`` to kill it (``runners kill``)."""
+        await self._doc_swap(_KILL, runner_id, None, {"at": clock.now()})
+
+    async def take_kills(self, runner_ids: set[str]) -> list[str]:
+        """The kills asked for among ``runner_ids`` (each handed out once); kills whose
+        runner nobody took within KILL_TTL are dropped."""
+        taken = []
+        t = clock.now()
+        for doc_key, data in await self._doc_items(_KILL):
+            due = doc_key in runner_ids or float(data["at"]) < t - KILL_TTL
+            if due and await self._doc_delete(_KILL, doc_key) and doc_key in runner_ids:
+                taken.append(doc_key)
+        return taken
+
     # ------------------------------------------------------------------ logs
 
     async def append_lines(self, log: str, lines: list[str]) -> None:
@@ -244,8 +262,11 @@ class DeployStore(abc.ABC):
     @abc.abstractmethod
     async def _doc_get(self, kind: str, key: str) -> dict[str, Any] | None: ...
 
+    async def _doc_list(self, kind: str) -> list[dict[str, Any]]:
+        return [data for _, data in await self._doc_items(kind)]
+
     @abc.abstractmethod
-    async def _doc_list(self, kind: str) -> list[dict[str, Any]]: ...
+    async def _doc_items(self, kind: str) -> list[tuple[str, dict[str, Any]]]: ...
 
     async def _doc_put(self, kind: str, key: str, data: dict[str, Any]) -> None:
         if not await self._doc_swap(kind, key, None, data):

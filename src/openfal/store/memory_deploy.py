@@ -22,8 +22,8 @@ class MemoryDeploy(DeployStore):
         raw = self._docs.get((kind, key))
         return None if raw is None else _load(raw)
 
-    async def _doc_list(self, kind: str) -> list[dict[str, Any]]:
-        return [_load(raw) for (k, _), raw in self._docs.items() if k == kind]
+    async def _doc_items(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(key, _load(raw)) for (k, key), raw in self._docs.items() if k == kind]
 
     async def _doc_swap(
         self, kind: str, key: str, expect: dict[str, Any] | None, new: dict[str, Any]

@@ -59,9 +59,9 @@ class RedisDeploy(DeployStore):
         raw = await (await self._r()).hget(self._k("deploy", kind), key)
         return None if raw is None else _load(raw)
 
-    async def _doc_list(self, kind: str) -> list[dict[str, Any]]:
-        raw = cast(list[bytes], await (await self._r()).hvals(self._k("deploy", kind)))
-        return [_load(item) for item in raw]
+    async def _doc_items(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        raw = cast(dict[bytes, bytes], await (await self._r()).hgetall(self._k("deploy", kind)))
+        return [(key.decode(), _load(item)) for key, item in raw.items()]
 
     async def _doc_swap(
         self, kind: str, key: str, expect: dict[str, Any] | None, new: dict[str, Any]

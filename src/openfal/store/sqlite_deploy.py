@@ -46,10 +46,10 @@ class SQLiteDeploy(DeployStore):
         row = await self._deploy_read(lambda conn: conn.execute(sql, (kind, key)).fetchone())
         return None if row is None else _load(row[0])
 
-    async def _doc_list(self, kind: str) -> list[dict[str, Any]]:
-        sql = "SELECT data FROM deploy_docs WHERE kind = ?"
+    async def _doc_items(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        sql = "SELECT key, data FROM deploy_docs WHERE kind = ?"
         rows = await self._deploy_read(lambda conn: conn.execute(sql, (kind,)).fetchall())
-        return [_load(row[0]) for row in rows]
+        return [(str(row[0]), _load(row[1])) for row in rows]
 
     async def _doc_swap(
         self, kind: str, key: str, expect: dict[str, Any] | None, new: dict[str, Any]

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -24,6 +24,7 @@ import httpx
 from openfal.store import AppRecord, RequestRecord, RunnerInfo, SlotState, Store
 from openfal.worker.dispatch import DispatchConfig, run_request
 from openfal.worker.gpus import GpuPool, gpus_needed
+from openfal.worker.launch import Launcher, plain_launch
 from openfal.worker.runner_process import (
     RunnerProcess,
     RunnerStartError,
@@ -86,6 +87,8 @@ class PoolContext:
     gpus: GpuPool = field(default_factory=lambda: GpuPool(None))
     runner_host: str = "127.0.0.1"  # the address runners bind
     advertise_host: str | None = None  # the address gateways reach runners at
+    launch: Launcher = plain_launch  # interpreter, code and extra env of an app's runners
+    on_output: Callable[[RunnerProcess, str, str], None] | None = None  # runners' output
 
 
 class AppPool:
@@ -120,6 +123,10 @@ class AppPool:
         self.active_sessions = 0  # holding one (counted in the runner's in_flight)
         self.start_error: str | None = None  # why the last runner failed to start
         self.failed_starts = 0  # ever, on this pool
+        # cleared while a new revision's pool warms up beside the serving one: it starts
+        # a runner but claims nothing until the rollout switches to it
+        self.serving = asyncio.Event()
+        self.serving.set()
 
     @property
     def app_id(self) -> str:
@@ -184,7 +191,18 @@ class AppPool:
                 log.warning("dispatching %s: %s: %s", self.app_id, type(e).__name__, e)
                 await asyncio.sleep(self.tick * 4)
 
+    def reconfigure(self, app: AppRecord) -> None:
+        """New settings for the same code (``apps scale``): applied live."""
+        self.scaling = ScalingSettings.from_settings(app.settings)
+        self.app = app
+        self.dispatch_cfg.request_timeout = self.scaling.request_timeout
+        self._slot.set()
+
     async def _dispatch_once(self) -> None:
+        if not self.serving.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.serving.wait(), self.tick)
+            return
         if self.free_runner() is None:
             self._slot.clear()
             with contextlib.suppress(TimeoutError):
@@ -199,7 +217,7 @@ class AppPool:
         if rec is None:
             return
         runner = self.free_runner(rec.hint)
-        if runner is None:  # it died while we waited for work: try again elsewhere
+        if runner is None or not self._accepting:  # it died, or a newer revision took over
             await self.store.requeue(
                 rec.id,
                 self.worker_id,
@@ -365,10 +383,17 @@ class AppPool:
         gpus = self.ctx.gpus.take(self.gpus_per_runner)
         if gpus is None:
             return False
+        try:
+            launch = await self.ctx.launch(self.app)
+        except BaseException:
+            self.ctx.gpus.give(gpus)
+            raise
         runner = RunnerProcess(
             app_id=self.app_id,
-            app_ref=self.app.source,
-            env={**self.ctx.env, **self.ctx.gpus.env(gpus)},
+            app_ref=launch.ref,
+            python=launch.python,
+            on_output=self.ctx.on_output,
+            env={**self.ctx.env, **launch.env, **self.ctx.gpus.env(gpus)},
             host=self.ctx.runner_host,
             advertise_host=self.ctx.advertise_host,
             gpus=gpus,

@@ -35,21 +35,6 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def list_apps(request: Request) -> Response:
-    apps = await registry(request).all()
-    return JSONResponse(
-        [
-            {
-                "app_id": a.app_id,
-                "source": a.source,
-                "settings": a.settings,
-                "endpoints": sorted("/" + p for p in a.endpoints),
-            }
-            for a in apps
-        ]
-    )
-
-
 async def list_runners(request: Request) -> Response:
     """Every live runner in the cluster, from the store's registry (``?app_id=`` filters)."""
     runners = await store(request).list_runners(request.query_params.get("app_id") or None)
