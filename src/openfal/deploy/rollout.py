@@ -75,8 +75,9 @@ class Deployer:
         self._prepared: dict[str, tuple[str, str]] = {}  # revision -> (runner ref, python)
         self._rollouts: dict[str, asyncio.Task[None]] = {}
         self._base: dict[str, dict[str, Any]] = {}  # app id -> settings before `scale`
-        self._output: list[tuple[RunnerProcess, str]] = []
+        self._output: list[tuple[RunnerProcess, str, bool]] = []  # runner, line, starting
         self._task: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ hooks for the worker
 
@@ -84,10 +85,10 @@ class Deployer:
         """How a runner of ``app`` starts here: its revision's code and interpreter, with
         the secrets in its environment."""
         env = await self.secret_env()
-        await self._tell_waiting(app.app_id, f"starting a runner for {app.app_id}")
         rev = revision_of(app)
         if rev is None:
             return Launch(ref=app.source, env=env)
+        await self._tell_waiting(app.app_id, f"starting a runner for {app.app_id} (revision {rev})")
         ref, python = self._prepared[rev]
         return Launch(ref=ref, python=python, env=env)
 
@@ -97,7 +98,7 @@ class Deployer:
         requests waiting for it)."""
         line = self.redact(line)
         print(line, file=sys.stdout if stream == "stdout" else sys.stderr, flush=True)
-        self._output.append((runner, line))
+        self._output.append((runner, line, runner.state is RunnerState.STARTING))
 
     async def secret_env(self) -> dict[str, str]:
         records = await self.store.list_secrets()
@@ -124,9 +125,10 @@ class Deployer:
         as its hooks)."""
         self._worker = worker
         self._task = asyncio.create_task(self._loop())
+        self._flusher = asyncio.create_task(self._flush_loop())
 
     async def stop(self) -> None:
-        tasks = [t for t in [self._task, *self._rollouts.values()] if t is not None]
+        tasks = [t for t in [self._task, self._flusher, *self._rollouts.values()] if t]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -137,10 +139,17 @@ class Deployer:
         while True:
             try:
                 await self.sync()
-                await self._flush()
             except Exception as e:  # the store may be restarting
                 log.warning("deploy sync failed: %s: %s", type(e).__name__, e)
             await asyncio.sleep(self.interval)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            try:
+                await self._flush()
+            except Exception as e:  # the store may be restarting
+                log.warning("keeping runner output failed: %s: %s", type(e).__name__, e)
+            await asyncio.sleep(0.1)
 
     async def sync(self) -> None:
         deployments = {d.app_id: d for d in await self.store.list_deployments()}
@@ -301,12 +310,15 @@ class Deployer:
     async def _flush(self) -> None:
         batch, self._output = self._output, []
         by_runner: dict[RunnerProcess, list[str]] = {}
-        for runner, line in batch:
+        booting: dict[RunnerProcess, list[str]] = {}
+        for runner, line, starting in batch:
             by_runner.setdefault(runner, []).append(line)
+            if starting and runner.app_id in self.serving:  # --app apps: logs as they were
+                booting.setdefault(runner, []).append(line)
         for runner, lines in by_runner.items():
             await self.store.append_lines(f"runner:{runner.id}", lines)
-            if runner.state in (RunnerState.STARTING, RunnerState.DEAD):
-                await self._tell_waiting(runner.app_id, *lines)
+        for runner, lines in booting.items():
+            await self._tell_waiting(runner.app_id, *lines)
 
     async def _tell_waiting(self, app_id: str, *lines: str) -> None:
         """Show a cold start in the logs of the requests waiting for it."""
