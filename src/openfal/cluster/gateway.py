@@ -28,6 +28,7 @@ from openfal.cluster.common import (
     sweep_storage,
     uvicorn_server,
 )
+from openfal.deploy.wiring import add_admin_routes
 from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.routes.files import Signer, UploadConfig
 from openfal.security import SecurityConfig, secure, signing_key, start_sender
@@ -104,6 +105,7 @@ async def gateway(cfg: GatewayConfig) -> None:
         )
         # realtime: runners of any worker; tokens minted by one gateway verify on all
         app.state.broker = StoreBroker(store)
+        add_admin_routes(app, None)  # secrets: the cluster's OPENFAL_SECRETS_KEY
         tokens.configure(
             os.environ.get(tokens.SECRET_ENV) or await store.shared_secret("token-signing")
         )

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 
 from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
 from openfal.cluster.common import run_async, setup_logging, shared_store_url
+from openfal.deploy.rollout import REV_PREFIX
+from openfal.deploy.wiring import make_deployer, worker_hooks
 from openfal.security import SecurityConfig, signing_key, start_sender
 from openfal.store import AppRecord, Store
 from openfal.toolkit._gateway import ENV_UPLOAD_KEY, ENV_UPLOAD_URL
@@ -99,6 +101,8 @@ class AppWatcher:
                 log.info("app %s was unregistered: draining it", app_id)
                 await self.worker.remove_app(app_id)
         for record in records.values():
+            if record.source.startswith(REV_PREFIX):
+                continue  # a deployed revision: the Deployer serves it
             if self.only_listed and record.app_id not in self.listed:
                 continue
             if await self._loadable(record):
@@ -162,9 +166,11 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
         max_attempts=cfg.max_attempts,
     )
     await store.open()
+    deployer = make_deployer(store, None)
     worker = Worker(
         store,
         WorkerConfig(
+            **worker_hooks(deployer),
             lease_ttl=cfg.lease_ttl,
             cancel_grace=cfg.cancel_grace,
             env=cfg.runner_env(),
@@ -194,6 +200,7 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
     sender = await start_sender(store, cfg.security, await signing_key(store, None))
     try:
         await worker.start()
+        deployer.start(worker)
         builtins = installed(BUILTIN_APPS) if cfg.builtins else []
         refs = builtins + [resolve_ref(r) for r in cfg.apps]
         listed: dict[str, str] = {}
@@ -217,6 +224,7 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
             watcher_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher_task
+        await deployer.stop()
         await worker.stop(drain=cfg.drain_timeout if stopping.is_set() else 0.0)
         await sender.stop()
         await store.close()

@@ -102,6 +102,8 @@ class Deployer:
 
     async def secret_env(self) -> dict[str, str]:
         records = await self.store.list_secrets()
+        if records and self.box is None:
+            log.warning("secrets are set but this worker has no OPENFAL_SECRETS_KEY: not passed")
         if not records or self.box is None:
             return {}
         env: dict[str, str] = {}
@@ -268,6 +270,7 @@ class Deployer:
         await self.store.register_app(record)
         await self.store.mark_live(record.app_id, rev.revision)
         await build_log.line(f"revision {rev.revision} is serving")
+        log.info("app %s: revision %s serving on this worker", record.app_id, rev.revision)
         if not warm:  # a cold switch: a revision whose runners never start is rolled back
             await self._watch_cold(new, rev.revision)
 
