@@ -78,6 +78,7 @@ class Deployer:
         self._output: list[tuple[RunnerProcess, str, bool]] = []  # runner, line, starting
         self._task: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._guards: set[asyncio.Task[None]] = set()  # cold switches, until a runner is up
 
     # ------------------------------------------------------------------ hooks for the worker
 
@@ -131,6 +132,7 @@ class Deployer:
 
     async def stop(self) -> None:
         tasks = [t for t in [self._task, self._flusher, *self._rollouts.values()] if t]
+        tasks += list(self._guards)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -215,17 +217,38 @@ class Deployer:
                 settings={**rev.settings, **scaling},
                 endpoints=rev.endpoints,
             )
-            await self._switch(record, rev, build_log)
-        except (BuildError, SourceError, RolloutFailed) as e:
-            await build_log.line(f"deploy of revision {revision} failed: {e}")
-            await build_log.flush()
-            log.error("app %s revision %s failed: %s", app_id, revision, e)
-            await self.store.fail_revision(revision, str(e))
-            dep = await self.store.get_deployment(app_id)
-            if previous and dep is not None and dep.current == revision:
-                await self.store.set_current_revision(app_id, previous)  # it switched cold
+            pool = await self._switch(record, rev, build_log)
+        except Exception as e:
+            if not isinstance(e, BuildError | SourceError | RolloutFailed):
+                log.exception("rollout of %s revision %s", app_id, revision)
+            await self._failed(app_id, revision, previous, str(e), build_log)
             return
         await build_log.flush()
+        if pool is not None:  # a cold switch: a revision whose runners never start goes back
+            guard = asyncio.create_task(self._guard_cold(pool, revision, previous))
+            self._guards.add(guard)
+            guard.add_done_callback(self._guards.discard)
+
+    async def _failed(
+        self, app_id: str, revision: str, previous: str | None, error: str, build_log: BuildLog
+    ) -> None:
+        await build_log.line(f"deploy of revision {revision} failed: {error}")
+        await build_log.flush()
+        log.error("app %s revision %s failed: %s", app_id, revision, error)
+        await self.store.fail_revision(revision, error)
+        dep = await self.store.get_deployment(app_id)
+        if previous and dep is not None and dep.current == revision:
+            await self.store.set_current_revision(app_id, previous)  # it had switched cold
+
+    async def _guard_cold(self, pool: AppPool, revision: str, previous: str | None) -> None:
+        while pool.failed_starts < MAX_START_FAILURES:
+            if any(r.state is RunnerState.READY for r in pool.runners):
+                return
+            if self.worker.pools.get(pool.app_id) is not pool:
+                return
+            await asyncio.sleep(0.1)
+        error = f"its runners did not start: {pool.start_error}"
+        await self._failed(pool.app_id, revision, previous, error, BuildLog(self.store, revision))
 
     async def _prepare(self, rev: Revision, build_log: BuildLog) -> Revision:
         dest = self.revisions_dir / rev.revision
@@ -248,7 +271,10 @@ class Deployer:
             rev = found or rev
         return rev
 
-    async def _switch(self, record: AppRecord, rev: Revision, build_log: BuildLog) -> None:
+    async def _switch(
+        self, record: AppRecord, rev: Revision, build_log: BuildLog
+    ) -> AppPool | None:
+        """Serve ``record`` from a new pool; answers it when it switched cold."""
         old = self.worker.pools.get(record.app_id)
         new = self.worker.new_pool(record)
         warm = (
@@ -271,8 +297,7 @@ class Deployer:
         await self.store.mark_live(record.app_id, rev.revision)
         await build_log.line(f"revision {rev.revision} is serving")
         log.info("app %s: revision %s serving on this worker", record.app_id, rev.revision)
-        if not warm:  # a cold switch: a revision whose runners never start is rolled back
-            await self._watch_cold(new, rev.revision)
+        return None if warm else new
 
     async def _warm_up(self, pool: AppPool) -> None:
         """One runner of the new revision, started beside the old ones. The pool's own
@@ -298,15 +323,6 @@ class Deployer:
                 return True
             await asyncio.sleep(0.02)
         return False
-
-    async def _watch_cold(self, pool: AppPool, revision: str) -> None:
-        while pool.failed_starts < MAX_START_FAILURES:
-            if any(r.state is RunnerState.READY for r in pool.runners):
-                return
-            if self.worker.pools.get(pool.app_id) is not pool:
-                return
-            await asyncio.sleep(0.1)
-        raise RolloutFailed(f"its runners did not start: {pool.start_error}")
 
     # ------------------------------------------------------------------ output
 

@@ -147,9 +147,10 @@ class AppPool:
         self._accepting = False
         self._slot.set()
         # let a claim in flight land (a request claimed now is run, not dropped)
-        _, stuck = await asyncio.wait(self._tasks, timeout=self.tick * 4 + 2.0)
-        for t in stuck:
-            t.cancel()
+        if self._tasks:  # a pool that warmed up a runner but never served has none
+            _, stuck = await asyncio.wait(self._tasks, timeout=self.tick * 4 + 2.0)
+            for t in stuck:
+                t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.jobs and drain > 0:
             await asyncio.wait(self.jobs, timeout=None if math.isinf(drain) else drain)
