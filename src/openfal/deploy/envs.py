@@ -97,6 +97,14 @@ class Environments:
         shutil.rmtree(dest, ignore_errors=True)  # a build that died half-way
         uv = self.uv or find_uv()
         await log(f"environment {key}: building ({', '.join(requirements)})")
+        try:
+            await self._install(uv, dest, requirements, log)
+        except BaseException:
+            shutil.rmtree(dest, ignore_errors=True)  # nothing half-built stays behind
+            raise
+        await log(f"environment {key}: ready")
+
+    async def _install(self, uv: str, dest: Path, requirements: list[str], log: Log) -> None:
         await _run([uv, "venv", str(dest), "--python", sys.executable], log)
         site = _site_packages(dest)
         (site / LAYER_FILE).write_text("\n".join(layer_paths()) + "\n")
@@ -104,7 +112,6 @@ class Environments:
             [uv, "pip", "install", "--python", str(dest / "bin" / "python"), *requirements], log
         )
         (dest / ".ready").write_text(" ".join(requirements) + "\n")
-        await log(f"environment {key}: ready")
 
 
 def _site_packages(venv: Path) -> Path:

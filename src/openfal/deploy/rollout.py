@@ -232,7 +232,11 @@ class Deployer:
     async def _failed(
         self, app_id: str, revision: str, previous: str | None, error: str, build_log: BuildLog
     ) -> None:
-        await build_log.line(f"deploy of revision {revision} failed: {error}")
+        first = error.splitlines()[0] if error else "failed"
+        await build_log.line(f"deploy of revision {revision} failed: {first}")
+        if not error.startswith("uv "):
+            for line in error.splitlines()[1:]:  # not streamed already, as uv's output was
+                await build_log.line(line)
         await build_log.flush()
         log.error("app %s revision %s failed: %s", app_id, revision, error)
         await self.store.fail_revision(revision, error)
