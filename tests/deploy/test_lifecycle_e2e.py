@@ -147,3 +147,17 @@ def test_scaling_applies_live_persists_and_survives_a_restart(serve, tmp_path: P
         assert cli("secrets", "unset", "MY_TOKEN", url=again.url, check=False).returncode == 1
     finally:
         again.stop()
+
+
+def test_an_app_given_with_app_scales_live_too(serve) -> None:
+    s = serve("revision_echo")  # --app, not deployed
+    app = "local/revision-echo"
+    assert cli_json("runners", "list", app, url=s.url) == []
+    cli("apps", "scale", app, "--min-concurrency", "1", url=s.url)
+    wait_for(
+        lambda: [r["state"] for r in cli_json("runners", "list", app, url=s.url)] == ["READY"],
+        60,
+        what="a runner",
+    )
+    listed = {a["app_id"]: a for a in cli_json("apps", "list", url=s.url)}
+    assert listed[app]["settings"]["min_concurrency"] == 1 and listed[app]["revision"] is None

@@ -33,11 +33,11 @@ from typing import Any
 from openfal.deploy.envs import BuildError, Environments
 from openfal.deploy.secrets import ENV_NAMES, Redactor, SecretBox, SecretError
 from openfal.deploy.source import SourceError, unpack
-from openfal.store import AppRecord, RequestStatus, Store
+from openfal.store import AppRecord, LogEntry, RequestStatus, Store
 from openfal.store.deploy import Deployment, Revision, RevisionState
 from openfal.worker.launch import Launch
-from openfal.worker.pool import MAX_START_FAILURES, AppPool
 from openfal.worker.runner_process import RunnerProcess, RunnerState
+from openfal.worker.supervisor import MAX_START_FAILURES, Supervisor
 from openfal.worker.worker import Worker
 
 log = logging.getLogger("openfal.deploy")
@@ -79,6 +79,7 @@ class Deployer:
         self._task: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._guards: set[asyncio.Task[None]] = set()  # cold switches, until a runner is up
+        self._audience: dict[str, list[str]] = {}  # app id -> requests waiting on its start
 
     # ------------------------------------------------------------------ hooks for the worker
 
@@ -89,7 +90,11 @@ class Deployer:
         rev = revision_of(app)
         if rev is None:
             return Launch(ref=app.source, env=env)
-        await self._tell_waiting(app.app_id, f"starting a runner for {app.app_id} (revision {rev})")
+        waiting = await self.store.list_requests(
+            app_id=app.app_id, status=RequestStatus.IN_QUEUE, limit=50
+        )
+        self._audience[app.app_id] = [r.id for r in waiting]  # they see its setup output
+        await self._tell(app.app_id, f"starting a runner for {app.app_id} (revision {rev})")
         ref, python = self._prepared[rev]
         return Launch(ref=ref, python=python, env=env)
 
@@ -244,7 +249,7 @@ class Deployer:
         if previous and dep is not None and dep.current == revision:
             await self.store.set_current_revision(app_id, previous)  # it had switched cold
 
-    async def _guard_cold(self, pool: AppPool, revision: str, previous: str | None) -> None:
+    async def _guard_cold(self, pool: Supervisor, revision: str, previous: str | None) -> None:
         while pool.failed_starts < MAX_START_FAILURES:
             if any(r.state is RunnerState.READY for r in pool.runners):
                 return
@@ -277,7 +282,7 @@ class Deployer:
 
     async def _switch(
         self, record: AppRecord, rev: Revision, build_log: BuildLog
-    ) -> AppPool | None:
+    ) -> Supervisor | None:
         """Serve ``record`` from a new pool; answers it when it switched cold."""
         old = self.worker.pools.get(record.app_id)
         new = self.worker.new_pool(record)
@@ -303,7 +308,7 @@ class Deployer:
         log.info("app %s: revision %s serving on this worker", record.app_id, rev.revision)
         return None if warm else new
 
-    async def _warm_up(self, pool: AppPool) -> None:
+    async def _warm_up(self, pool: Supervisor) -> None:
         """One runner of the new revision, started beside the old ones. The pool's own
         loops are not running yet: it claims nothing and scales nothing."""
         self.worker.warming.add(pool)
@@ -317,7 +322,7 @@ class Deployer:
             await pool.stop()
             raise
 
-    async def _first_runner(self, pool: AppPool) -> bool:
+    async def _first_runner(self, pool: Supervisor) -> bool:
         failed = pool.failed_starts
         cluster = await self.store.list_runners(pool.app_id)
         if not await pool._start_runner(limit=len(cluster) + 1):  # a surge of one
@@ -341,18 +346,14 @@ class Deployer:
         for runner, lines in by_runner.items():
             await self.store.append_lines(f"runner:{runner.id}", lines)
         for runner, lines in booting.items():
-            await self._tell_waiting(runner.app_id, *lines)
+            await self._tell(runner.app_id, *lines)
 
-    async def _tell_waiting(self, app_id: str, *lines: str) -> None:
-        """Show a cold start in the logs of the requests waiting for it."""
-        from openfal.store import LogEntry
-
-        waiting = await self.store.list_requests(
-            app_id=app_id, status=RequestStatus.IN_QUEUE, limit=50
-        )
+    async def _tell(self, app_id: str, *lines: str) -> None:
+        """Show a cold start in the logs of the requests that were waiting when it began
+        (they may be running by the time its setup output is read)."""
         entries = [LogEntry(message=line, level="INFO", source="RUNNER") for line in lines]
-        for rec in waiting:
-            await self.store.append_logs(rec.id, entries)
+        for request_id in self._audience.get(app_id, []):
+            await self.store.append_logs(request_id, entries)
 
 
 class BuildLog:

@@ -110,7 +110,9 @@ async def deploy(request: Request) -> Response:
 
 
 async def list_apps(request: Request) -> Response:
+    """Every app; where its code lives on the server's disk is for admins only."""
     s = store(request)
+    admin = principal_of(request).admin
     deployments = {d.app_id: d for d in await s.list_deployments()}
     apps = {a.app_id: a for a in await s.list_apps()}
     rows = []
@@ -119,7 +121,7 @@ async def list_apps(request: Request) -> Response:
         rows.append(
             {
                 "app_id": app_id,
-                "source": app.source if app else None,
+                "source": app.source if app and admin else None,
                 "settings": app.settings if app else {},
                 "endpoints": sorted("/" + p for p in app.endpoints) if app else [],
                 "revision": dep.current if dep else None,

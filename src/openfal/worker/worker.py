@@ -19,8 +19,8 @@ from openfal.store import AppRecord, RunnerInfo, Store, WorkerInfo
 from openfal.store.housekeeping import housekeeping
 from openfal.worker.gpus import GpuPool
 from openfal.worker.launch import Launcher, plain_launch
-from openfal.worker.pool import AppPool, PoolContext
 from openfal.worker.runner_process import RunnerProcess, RunnerState
+from openfal.worker.supervisor import PoolContext, Supervisor
 
 log = logging.getLogger("openfal.worker")
 
@@ -58,14 +58,14 @@ class Worker:
         self.host = self.config.host or socket.gethostname()
         self.id = worker_id or f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.gpus = GpuPool(self.config.gpus)
-        self.pools: dict[str, AppPool] = {}
+        self.pools: dict[str, Supervisor] = {}
         self.draining = False
         self.started_at = time.time()
         self._ctx: PoolContext | None = None
         self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._retiring: dict[AppPool, asyncio.Task[None]] = {}  # replaced pools, draining
-        self.warming: set[AppPool] = set()  # a new revision's pools, not serving yet
+        self._retiring: dict[Supervisor, asyncio.Task[None]] = {}  # replaced pools, draining
+        self.warming: set[Supervisor] = set()  # a new revision's pools, not serving yet
 
     async def start(self) -> None:
         self._http = httpx.AsyncClient(
@@ -110,7 +110,7 @@ class Worker:
         if old is not None and (old.app.source, old.app.endpoints) == (app.source, app.endpoints):
             old.reconfigure(app)  # only settings changed: no new runners
             return
-        pool = AppPool(app, self._ctx)
+        pool = Supervisor(app, self._ctx)
         self.pools[app.app_id] = pool
         pool.start()
         if old is not None:
@@ -127,17 +127,17 @@ class Worker:
             with contextlib.suppress(Exception):
                 await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
 
-    def new_pool(self, app: AppRecord) -> AppPool:
+    def new_pool(self, app: AppRecord) -> Supervisor:
         """A pool for ``app`` that is not serving yet (a rollout warms it up)."""
         assert self._ctx is not None, "start() the worker first"
-        return AppPool(app, self._ctx)
+        return Supervisor(app, self._ctx)
 
-    def retire(self, pool: AppPool, drain: float = float("inf")) -> None:
+    def retire(self, pool: Supervisor, drain: float = float("inf")) -> None:
         """Stop ``pool`` claiming now; its in-flight requests finish, then it stops."""
-        pool._accepting = False  # before any await: not one more claim
+        pool.accepting = False  # before any await: not one more claim
         self._retire(pool, drain)
 
-    def _retire(self, pool: AppPool, drain: float) -> None:
+    def _retire(self, pool: Supervisor, drain: float) -> None:
         task = asyncio.create_task(pool.stop(drain=drain))
         self._retiring[pool] = task
         task.add_done_callback(lambda _: self._retiring.pop(pool, None))
@@ -200,7 +200,7 @@ class Worker:
     async def _heartbeat(self) -> None:
         """Renew this worker's record and every runner's slot with its current load."""
         await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
-        owned: dict[str, tuple[AppPool, Any]] = {}
+        owned: dict[str, tuple[Supervisor, Any]] = {}
         infos: list[RunnerInfo] = []
         for pool in [*self.pools.values(), *self._retiring, *self.warming]:
             for runner in pool.runners:
