@@ -99,6 +99,10 @@ async def test_line_logs_keep_their_newest_lines_by_absolute_index(
     await store._log_append("runner:r1", ["d", "e"], 3)
     assert await store.get_lines("runner:r1") == ["c", "d", "e"]
     assert await store.get_lines("runner:r1", since=4) == ["e"]
+    await store.delete_lines("runner:r1")
+    assert await store.get_lines("runner:r1") == []
+    await store.append_lines("runner:r1", ["again"])
+    assert await store.get_lines("runner:r1") == ["again"]
 
 
 async def test_deployments_survive_a_new_store_on_the_same_data(

@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,7 @@ class Deployer:
         self._flusher: asyncio.Task[None] | None = None
         self._guards: set[asyncio.Task[None]] = set()  # cold switches, until a runner is up
         self._audience: dict[str, list[str]] = {}  # app id -> requests waiting on its start
+        self._logged: dict[RunnerProcess, float | None] = {}  # runner -> when it ended
 
     # ------------------------------------------------------------------ hooks for the worker
 
@@ -345,8 +347,21 @@ class Deployer:
                 booting.setdefault(runner, []).append(line)
         for runner, lines in by_runner.items():
             await self.store.append_lines(f"runner:{runner.id}", lines)
+            self._logged[runner] = None
         for runner, lines in booting.items():
             await self._tell(runner.app_id, *lines)
+        await self._forget_old_runner_logs()
+
+    async def _forget_old_runner_logs(self) -> None:
+        """A runner's log outlives it by the store's retention (``runners logs`` of a
+        runner that crashed), then goes."""
+        t = time.monotonic()
+        for runner, ended in list(self._logged.items()):
+            if ended is None and runner.state is RunnerState.DEAD:
+                self._logged[runner] = t
+            elif ended is not None and t - ended > self.store.retention:
+                await self.store.delete_lines(f"runner:{runner.id}")
+                del self._logged[runner]
 
     async def _tell(self, app_id: str, *lines: str) -> None:
         """Show a cold start in the logs of the requests that were waiting when it began

@@ -257,6 +257,9 @@ class DeployStore(abc.ABC):
     async def get_lines(self, log: str, since: int = 0) -> list[str]:
         return await self._log_get(log, since)
 
+    async def delete_lines(self, log: str) -> None:
+        await self._log_delete(log)
+
     # ------------------------------------------------------------------ hooks
 
     @abc.abstractmethod
