@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import call, cluster_cmds, inspect_cmds, keys_cmds
+from openfal.cli import call, cluster_cmds, deploy_cmds, inspect_cmds, keys_cmds
 from openfal.cli.security_args import (
     add_listen_args,
     add_security_args,
@@ -137,12 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", help="FILE.py::Class or module:Class")
     add_listen_args(p, port=8080)
 
-    apps = sub.add_parser("apps", help="registered apps").add_subparsers(
-        dest="apps_command", required=True, metavar="ACTION"
-    )
-    p = apps.add_parser("list", help="list registered apps", epilog="example: openfal apps list")
-    _store_args(p)
-
     reqs = sub.add_parser("requests", help="inspect and cancel requests").add_subparsers(
         dest="requests_command", required=True, metavar="ACTION"
     )
@@ -173,15 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_parser(sub)
     keys_cmds.add_parsers(sub, _store_args)
     cluster_cmds.add_parsers(sub, _store_args)
+    deploy_cmds.add_parsers(sub)
     _group_examples(sub)
     return parser
 
 
 _GROUP_EXAMPLES = {
-    "apps": ["openfal apps list --data-dir .openfal"],
+    "apps": ["openfal apps list", "openfal apps scale acme/x --min-concurrency 1"],
+    "secrets": ["openfal secrets set HF_TOKEN=hf_abc", "openfal secrets list"],
     "requests": ["openfal requests list --limit 5", "openfal requests logs ID -f"],
     "keys": ["openfal keys create --scope ADMIN --user me", "openfal keys list"],
-    "runners": ["openfal runners list --store redis://10.0.0.5:6379/0"],
+    "runners": ["openfal runners list acme/x", "openfal runners list --store redis://10.0.0.5:6379/0"],
     "workers": ["openfal workers list --store redis://10.0.0.5:6379/0"],
 }
 
@@ -230,7 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args.ref, host=args.host, port=args.port, announce=True)
     if args.command == "keys":
         return keys_cmds.dispatch(args)
-    if args.command in ("gateway", "worker", "runners", "workers"):
+    if args.command in ("deploy", "apps", "secrets", "runners"):
+        return deploy_cmds.dispatch(args)
+    if args.command in ("gateway", "worker", "workers"):
         return cluster_cmds.dispatch(args)
     return inspect_cmds.dispatch(args)
 

@@ -51,7 +51,7 @@ class Dispatcher:
             await self._wait_for_work()
             return
         runner = self.sup.free_runner(rec.hint)
-        if runner is None:  # it died while we waited for work: try again elsewhere
+        if runner is None or not self.sup.accepting:  # it died, or a new revision took over
             await self.store.requeue(
                 rec.id,
                 self.worker_id,

@@ -85,6 +85,7 @@ from redis.commands.core import AsyncScript
 from openfal.store.apps import AppRecord
 from openfal.store.contract import Store
 from openfal.store.redis.auth import RedisAuth
+from openfal.store.redis.deploy import RedisDeploy
 from openfal.store.redis.outbox import RedisOutbox
 from openfal.store.redis.runners import RedisRunners
 from openfal.store.redis.scripts import lua
@@ -517,7 +518,7 @@ class _Hub:
 # ---------------------------------------------------------------------- the store
 
 
-class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
+class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, Store):
     """A :class:`Store` in Redis (``redis://host:port/db``), shared by many processes.
 
     ``prefix`` namespaces every key and channel; ``list_scan_limit`` bounds how many

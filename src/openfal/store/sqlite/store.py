@@ -34,6 +34,7 @@ from openfal.store.requests import (
 from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
 from openfal.store.sqlite.batch import GroupCommit
 from openfal.store.sqlite.checkpoint import Checkpointer
+from openfal.store.sqlite.deploy import SQLiteDeploy
 from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
 from openfal.store.sqlite.transaction import transaction as _write
@@ -143,7 +144,7 @@ def _first(rows: list[sqlite3.Row]) -> RequestRecord | None:
     return row_to_record(dict(rows[0])) if rows else None
 
 
-class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
+class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, Store):
     """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
 
     def __init__(self, path: str, *, poll_interval: float = 0.2, **kwargs: Any) -> None:
