@@ -26,6 +26,7 @@ from typing import Any
 
 from openfal.store.auth import AuthStore
 from openfal.store.clock import now
+from openfal.store.history import HistoryStore
 from openfal.store.outbox import OutboxStore
 from openfal.store.runners import RunnerRegistry
 
@@ -155,7 +156,7 @@ def row_to_record(row: dict[str, Any]) -> RequestRecord:
     return RequestRecord(**data)
 
 
-class Store(AuthStore, OutboxStore, RunnerRegistry, abc.ABC):
+class Store(AuthStore, OutboxStore, RunnerRegistry, HistoryStore, abc.ABC):
     """Shared state of the platform. Use :meth:`from_url` to get one."""
 
     def __init__(self, *, retention: float = 3600.0, max_attempts: int = 3) -> None:

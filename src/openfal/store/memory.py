@@ -21,6 +21,7 @@ from openfal.store.base import (
     Store,
 )
 from openfal.store.memory_auth import MemoryAuth
+from openfal.store.memory_history import MemoryHistory
 from openfal.store.memory_outbox import MemoryOutbox
 from openfal.store.memory_runners import MemoryRunners
 
@@ -35,7 +36,7 @@ def _copy_value(value: Any) -> Any:
     return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
-class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, Store):
+class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, MemoryHistory, Store):
     """A :class:`Store` that lives in this process only (``memory://``)."""
 
     def __init__(self, **kwargs: Any) -> None:

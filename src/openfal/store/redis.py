@@ -92,6 +92,7 @@ from openfal.store.base import (
     row_to_record,
 )
 from openfal.store.redis_auth import RedisAuth
+from openfal.store.redis_history import RedisHistory
 from openfal.store.redis_outbox import RedisOutbox
 from openfal.store.redis_runners import RedisRunners
 
@@ -691,7 +692,7 @@ class _Hub:
 # ---------------------------------------------------------------------- the store
 
 
-class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
+class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisHistory, Store):
     """A :class:`Store` in Redis (``redis://host:port/db``), shared by many processes.
 
     ``prefix`` namespaces every key and channel; ``list_scan_limit`` bounds how many

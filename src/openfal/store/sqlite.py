@@ -32,6 +32,7 @@ from openfal.store.base import (
     row_to_record,
 )
 from openfal.store.sqlite_auth import AUTH_SCHEMA, SQLiteAuth
+from openfal.store.sqlite_history import HISTORY_SCHEMA, SQLiteHistory
 from openfal.store.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite_runners import RUNNER_SCHEMA, SQLiteRunners
 
@@ -90,6 +91,7 @@ _SCHEMA = [
     " settings TEXT NOT NULL, endpoints TEXT NOT NULL, registered_at REAL NOT NULL)",
     *AUTH_SCHEMA,
     *OUTBOX_SCHEMA,
+    *HISTORY_SCHEMA,
 ]
 
 HEAD_SQL = (
@@ -137,7 +139,7 @@ def _write(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> 
     return result
 
 
-class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
+class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteHistory, Store):
     """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
 
     def __init__(self, path: str, *, poll_interval: float = 0.2, **kwargs: Any) -> None:
