@@ -18,7 +18,18 @@ from openfal.gateway.errors import (
 )
 from openfal.gateway.middleware import HostRouting, RequestId
 from openfal.gateway.registry import AppRegistry
-from openfal.gateway.routes import files, keys, meta, proxy, queue, realtime, run, stream, tokens
+from openfal.gateway.routes import (
+    files,
+    history,
+    keys,
+    meta,
+    proxy,
+    queue,
+    realtime,
+    run,
+    stream,
+    tokens,
+)
 from openfal.gateway.routes import storage as rest_storage
 from openfal.gateway.settings import GatewaySettings
 from openfal.gateway.webhooks import WebhookSettings
@@ -40,6 +51,8 @@ def create_app(
         Route("/rest/openapi/queue/openapi.json", meta.endpoint_openapi, methods=["GET"]),
         Route("/rest/apps", meta.list_apps, methods=["GET"]),
         Route("/rest/runners", meta.list_runners, methods=["GET"]),
+        Route("/rest/requests", history.list_requests, methods=["GET"]),
+        Route("/rest/requests/{request_id}", history.get_request, methods=["GET"]),
         Route("/rest/keys", keys.list_keys, methods=["GET"]),
         Route("/rest/keys", keys.create_key, methods=["POST"]),
         Route("/rest/keys/{key_id}", keys.revoke_key, methods=["DELETE"]),
