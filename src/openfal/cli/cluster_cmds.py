@@ -164,6 +164,13 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         help="seconds SIGTERM waits for in-flight requests before requeueing them "
         "(default: as long as they take)",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve this worker's Prometheus metrics on http://METRICS_HOST:PORT/metrics",
+    )
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address of --metrics-port")
     add_security_args(p, limits=False)
 
     for name, what in (("runners", "runners"), ("workers", "workers")):
@@ -217,6 +224,8 @@ def dispatch(args: argparse.Namespace) -> int:
             cancel_grace=args.cancel_grace,
             retention=args.retention,
             drain_timeout=args.drain_timeout,
+            metrics_port=args.metrics_port,
+            metrics_host=args.metrics_host,
             log_level=args.log_level,
             security=SecurityConfig(**security_options(args)),
         )

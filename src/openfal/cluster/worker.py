@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 
 from openfal.cluster.apps import BUILTIN_APPS, app_record, installed, resolve_ref
 from openfal.cluster.common import run_async, setup_logging, shared_store_url
+from openfal.metrics.listener import serve_metrics
+from openfal.metrics.store_timing import instrument
 from openfal.security import SecurityConfig, signing_key, start_sender
 from openfal.store import AppRecord, Store
 from openfal.toolkit._gateway import ENV_UPLOAD_KEY, ENV_UPLOAD_URL
@@ -53,6 +55,8 @@ class WorkerProcessConfig:
     max_attempts: int = 3
     app_refresh: float = 2.0  # seconds between looks at the store's app list
     drain_timeout: float = math.inf
+    metrics_port: int | None = None  # serve /metrics there (None: no listener)
+    metrics_host: str = "127.0.0.1"
     log_level: str = "info"
     security: SecurityConfig = field(default_factory=SecurityConfig)  # webhook delivery
 
@@ -72,9 +76,7 @@ class WorkerProcessConfig:
             if self.gateway_key:
                 env[ENV_UPLOAD_KEY] = self.gateway_key
         elif not public:
-            log.warning(
-                "no --gateway-url: files that apps make are returned inline as data: URIs"
-            )
+            log.warning("no --gateway-url: files that apps make are returned inline as data: URIs")
         return env
 
 
@@ -162,6 +164,7 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
         max_attempts=cfg.max_attempts,
     )
     await store.open()
+    instrument(store)
     worker = Worker(
         store,
         WorkerConfig(
@@ -191,6 +194,7 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     watcher_task: asyncio.Task[None] | None = None
+    metrics_server: asyncio.Server | None = None
     sender = await start_sender(store, cfg.security, await signing_key(store, None))
     try:
         await worker.start()
@@ -204,6 +208,10 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
             log.info("app %s (%s)", record.app_id, ref)
         watcher = AppWatcher(worker, store, listed, cfg.only_listed)
         watcher_task = asyncio.create_task(watcher.run(cfg.app_refresh))
+        if cfg.metrics_port is not None:
+            metrics_server = await serve_metrics(
+                store, worker.id, cfg.metrics_host, cfg.metrics_port
+            )
         log.info(
             "openfal worker %s on %s (store %s, GPUs %s)",
             worker.id,
@@ -213,6 +221,8 @@ async def worker_main(cfg: WorkerProcessConfig) -> None:
         )
         await stopping.wait()
     finally:
+        if metrics_server is not None:
+            metrics_server.close()
         if watcher_task is not None:
             watcher_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

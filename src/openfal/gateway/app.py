@@ -33,6 +33,8 @@ from openfal.gateway.routes import (
 from openfal.gateway.routes import storage as rest_storage
 from openfal.gateway.settings import GatewaySettings
 from openfal.gateway.webhooks import WebhookSettings
+from openfal.metrics import scrape
+from openfal.metrics.store_timing import instrument
 from openfal.storage import Storage
 from openfal.store import Store
 
@@ -46,6 +48,7 @@ def create_app(
     settings = settings or GatewaySettings()
     routes = [
         Route("/health", meta.health, methods=["GET"]),
+        Route("/metrics", scrape.metrics, methods=["GET"]),
         Route("/api/fal/proxy", proxy.fal_proxy, methods=["GET", "POST", "PUT"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
         Route("/rest/openapi/queue/openapi.json", meta.endpoint_openapi, methods=["GET"]),
@@ -99,7 +102,7 @@ def create_app(
             Exception: handle_unexpected,
         },
     )
-    app.state.store = store
+    app.state.store = instrument(store)
     app.state.registry = registry or AppRegistry(store)
     app.state.settings = settings
     app.state.storage = storage

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import Any
 
+from openfal.metrics import request_finished, request_started
 from openfal.store.auth import AuthStore
 from openfal.store.clock import now
 from openfal.store.history import HistoryStore
@@ -306,6 +307,7 @@ class Store(AuthStore, OutboxStore, RunnerRegistry, HistoryStore, abc.ABC):
                 rec.id, {RequestStatus.IN_PROGRESS}, {"attempts": rec.attempts + 1}
             )
             if rec is not None:
+                request_started(rec)
                 self._notify(rec.id)
                 return rec
 
@@ -610,6 +612,7 @@ class Store(AuthStore, OutboxStore, RunnerRegistry, HistoryStore, abc.ABC):
             rec.id, expected, changes, worker_id=worker_id, lease_before=lease_before
         )
         if done is not None:
+            request_finished(done)
             self._notify(rec.id)
             if done.webhook_url:
                 try:

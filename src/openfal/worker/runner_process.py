@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from openfal.metrics import cold_start
+
 log = logging.getLogger("openfal.worker")
 
 
@@ -89,6 +91,7 @@ class RunnerProcess:
     async def start(self, http: httpx.AsyncClient, startup_timeout: float) -> None:
         """Spawn the process and return once ``/health`` answers 200."""
         self.port = self.port or free_port(self.host)
+        spawned = time.monotonic()
         env = {**os.environ, **self.env, "OPENFAL_RUNNER_ID": self.id, "PYTHONUNBUFFERED": "1"}
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -124,6 +127,7 @@ class RunnerProcess:
             )
         self.state = RunnerState.READY
         self.last_used = time.monotonic()
+        cold_start(self.app_id, self.last_used - spawned)
         log.info("runner %s for %s ready", self.id, self.app_id)
 
     async def _wait_healthy(self, http: httpx.AsyncClient) -> None:
