@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from openfal.gateway.auth import AuthSettings
 from openfal.gateway.authenticate import Authenticate
@@ -23,6 +23,7 @@ from openfal.gateway.routes import (
     history,
     keys,
     meta,
+    playground,
     proxy,
     queue,
     realtime,
@@ -54,6 +55,11 @@ def create_app(
         Route("/rest/openapi/queue/openapi.json", meta.endpoint_openapi, methods=["GET"]),
         Route("/rest/apps", meta.list_apps, methods=["GET"]),
         Route("/rest/runners", meta.list_runners, methods=["GET"]),
+        Route("/", playground.index, methods=["GET"]),
+        Mount("/ui", app=playground.static_files(), name="ui"),
+        Route("/rest/catalog", playground.catalog, methods=["GET"]),
+        Route("/rest/queues", playground.queues, methods=["GET"]),
+        Route("/rest/whoami", playground.whoami, methods=["GET"]),
         Route("/rest/requests", history.list_requests, methods=["GET"]),
         Route("/rest/requests/{request_id}", history.get_request, methods=["GET"]),
         Route("/rest/keys", keys.list_keys, methods=["GET"]),
