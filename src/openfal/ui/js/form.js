@@ -200,7 +200,8 @@ function buildFields(schema, root, advancedTitle) {
     const dflt = unwrap(prop, root).schema.default ?? deref(prop, root).default;
     if (dflt !== undefined) f.set(dflt);
     fields[name] = f;
-    (required.has(name) || !advancedTitle ? main : advanced).append(f.el);
+    // with nothing required, every field stays in view
+    (required.has(name) || !advancedTitle || !required.size ? main : advanced).append(f.el);
   }
   const el = h("div", {}, main, advanced.childElementCount
     ? h("details.advanced", {}, h("summary", {}, advancedTitle), advanced) : null);
