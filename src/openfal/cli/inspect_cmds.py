@@ -79,9 +79,17 @@ async def requests_list(store: Store, args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(shown, indent=2) + "\n")
         return 0
     table = Table(
-        "app", "path", "mode", "status", "code", "created (UTC)", "attempts", "error type", "owner"
+        Column("request id", no_wrap=True, min_width=36),
+        "app",
+        "path",
+        "mode",
+        "status",
+        "code",
+        Column("created (UTC)", no_wrap=True),
+        "attempts",
+        "error type",
+        "owner",
     )
-    table.columns.insert(0, Column("request id", no_wrap=True, min_width=36))
     for rec in page.items:
         table.add_row(
             rec.id,
