@@ -36,6 +36,8 @@ async def test_users_see_their_own_requests_and_admin_sees_all(gw: Gateway) -> N
 
     assert await _pages(gw, alice) == [[direct.id, *mine[::-1]]]
     assert await _pages(gw, bob, limit=2) == [[streamed.id, theirs[1]], [theirs[0]]]
+    assert await _pages(gw, alice, owner="bob") == [[direct.id, *mine[::-1]]]  # not hers
+    assert await _pages(gw, admin, owner="bob") == [[streamed.id, *theirs[::-1]]]
     everyone = [streamed.id, direct.id, *theirs[::-1], *mine[::-1]]
     assert [i for p in await _pages(gw, admin, limit=3) for i in p] == everyone
 

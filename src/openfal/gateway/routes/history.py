@@ -1,6 +1,6 @@
 """The history surface: ``GET /rest/requests`` (pages, newest first) and
 ``GET /rest/requests/{id}`` (one request in full). A user sees their own requests; an
-ADMIN key (and dev mode) sees everyone's."""
+ADMIN key (and dev mode) sees everyone's, and may narrow them with ``owner=``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _query(request: Request) -> HistoryQuery | None:
         return HistoryQuery(
             app_id=params.get("app_id") or None,
             status=history.parse_status(params["status"]) if params.get("status") else None,
-            owner=None if principal.admin else principal.user,
+            owner=(params.get("owner") or None) if principal.admin else principal.user,
             since=history.parse_time("since", params["since"], t) if params.get("since") else None,
             until=history.parse_time("until", params["until"], t) if params.get("until") else None,
             before=history.decode_cursor(params["cursor"]) if params.get("cursor") else None,
