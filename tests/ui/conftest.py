@@ -68,7 +68,7 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     """``openfal serve`` in dev mode (no keys) with the fixture apps the tests use."""
     s = _serve(
         tmp_path_factory.mktemp("ui"),
-        ["echo", "sleeper", "prints_logs", "file_input", "realtime"],
+        ["echo", "sleeper", "prints_logs", "file_input", "realtime", "form_kinds"],
     )
     yield s
     s.stop()

@@ -3,6 +3,7 @@ live status, logs and the rendered result, uploads a file, cancels, reads the hi
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -29,9 +30,9 @@ def status_badge(page: Page) -> object:
 
 def test_find_echo_fill_its_form_run_and_see_the_output(page: Page, playground: Serve) -> None:
     page.goto(f"{playground.url}/")
-    expect(page.locator("article.app")).to_have_count(5)
+    expect(page.locator("article.app")).to_have_count(6)
     shot(page, "apps")
-    page.fill("input.search", "echo")
+    page.fill("input.search", "openfal/echo")
     expect(page.locator("article.app")).to_have_count(1)
     page.locator("article.app[data-app='openfal/echo'] li.endpoint a", has_text="/upper").click()
     page.fill("[data-field=message] input", "hello playground")
@@ -156,3 +157,31 @@ def test_an_image_app_on_demo_weights_renders_its_image(page: Page, image_server
     )
     assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [128, 96]
     shot(page, "image")
+
+
+def test_the_form_sends_every_kind_of_field(page: Page, playground: Serve) -> None:
+    open_endpoint(page, playground, "test/form-kinds")
+    page.fill("[data-field=prompt] textarea", "a cat")
+    page.fill("[data-field=label] input", "nested")
+    page.click("details.advanced summary")
+    page.select_option("[data-field=style] select", label="fancy")
+    page.check("[data-field=loud] input")
+    page.locator("[data-field=count] input[type=range]").fill("7")  # the slider sets it
+    expect(page.locator("[data-field=count] input[type=number]")).to_have_value("7")
+    for tag in ("red", "blue"):
+        page.click("[data-field=tags] button:text('+ add')")
+        page.locator("[data-field=tags] .array-item input").last.fill(tag)
+    page.select_option("[data-field=image_size] select", "portrait_16_9")
+    page.click("#run")
+    expect(status_badge(page)).to_have_text("COMPLETED")
+    got = json.loads(page.inner_text(".output details.raw pre"))["got"]
+    assert got == {
+        "prompt": "a cat",
+        "style": "fancy",
+        "loud": True,
+        "count": 7,
+        "seed": None,
+        "tags": ["red", "blue"],
+        "inner": {"label": "nested", "weight": 0.5},
+        "image_size": "portrait_16_9",
+    }
