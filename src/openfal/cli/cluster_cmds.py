@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openfal.cli.security_args import add_security_args, security_options
+from openfal.logjson import FORMATS
 from openfal.store import Store
 
 # ids and URLs are what these tables are for: never squeeze them into a pipe's 80 columns
@@ -42,6 +43,9 @@ def _shared_store(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--retention", type=float, default=3600.0, help="seconds results are kept")
     p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--log-format", choices=FORMATS, help="text (default) or json: one object a line"
+    )
 
 
 def _gpus(value: str) -> list[str]:

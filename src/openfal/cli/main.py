@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from openfal.cli import call, cluster_cmds, inspect_cmds, keys_cmds
 from openfal.cli.security_args import add_security_args, security_options
+from openfal.logjson import ENV as LOG_FORMAT_ENV
+from openfal.logjson import FORMATS
 
 _EPILOG_SERVE = """examples:
   openfal serve                                   # built-in apps, SQLite under ./.openfal
@@ -101,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: DATA_DIR/apps.toml when it exists)",
     )
     p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--log-format", choices=FORMATS, help="text (default) or json: one object a line"
+    )
     add_security_args(p)
 
     p = sub.add_parser(
@@ -161,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "log_format", None):  # read where logging is set up
+        os.environ[LOG_FORMAT_ENV] = args.log_format
     if args.command == "serve":
         from openfal.server import ServeConfig, run
 

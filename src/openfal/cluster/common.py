@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from openfal import logjson
 from openfal.gateway.routes.realtime import HandshakeLogFilter
 from openfal.storage import Storage
 
@@ -26,6 +27,7 @@ def setup_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per runner call is noise
     # realtime tokens travel in websocket URLs: keep them out of uvicorn's handshake lines
     logging.getLogger("uvicorn.error").addFilter(HandshakeLogFilter())
+    logjson.apply()
 
 
 def run_async(main: Coroutine[Any, Any, Any]) -> Any:
@@ -69,5 +71,7 @@ def uvicorn_server(app: Starlette, host: str, port: int, log_level: str) -> uvic
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=5,
+            # JSON logs: uvicorn's loggers propagate to the root logger's JSON handler
+            log_config=None if logjson.json_logs() else uvicorn.config.LOGGING_CONFIG,
         )
     )
