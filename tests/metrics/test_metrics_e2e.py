@@ -41,6 +41,7 @@ def settled(
         before = c.get("/rest/runners").json()
         samples = scrape(scrape_from or c)
         after = c.get("/rest/runners").json()
+
         def ids(runners: list[dict[str, Any]]) -> set[tuple[str, str]]:
             return {(r["runner_id"], r["state"]) for r in runners}
 
