@@ -56,5 +56,5 @@ def test_401_without_a_key_and_only_ones_own_requests_with_one(page: Page, keyed
 
     page.click("#key-button")
     page.click("#key-forget")
-    assert page.evaluate("localStorage.getItem('openfal.key')") is None
+    page.wait_for_function("() => localStorage.getItem('openfal.key') === null")
     expect(page.locator("#key-dialog")).to_be_visible()

@@ -48,7 +48,11 @@ export async function render(main, id, params) {
     try { input = form.get(); } catch (e) { clear(output, h("p.error", {}, `Invalid JSON: ${e.message}`)); return; }
     controller?.abort();
     controller = new AbortController();
-    await follow(output, id, input, controller.signal);
+    try {
+      await follow(output, id, input, controller.signal);
+    } catch (e) {
+      if (e.name !== "AbortError") output.append(h("p.error", {}, `Lost the request: ${e.message}`));
+    }
   }
   return () => controller?.abort();
 }
