@@ -29,7 +29,7 @@ from tests.store.redis_server import start_redis
 
 from openfal.gateway import create_app
 from openfal.store import KeyScope, Store
-from openfal.store.base import RequestRecord, record_to_row
+from openfal.store.requests import RequestRecord, record_to_row
 
 USERS = ("ann", "bob", "cy")
 HEADER = (

@@ -1,5 +1,5 @@
-"""Structured logs: ``--log-format json`` (or ``OPENFAL_LOG_FORMAT=json``) writes one JSON
-object per line instead of text, for log shippers.
+"""Structured logs: ``--log-format json`` (setting ``log_format``, or ``OPENFAL_LOG_FORMAT``)
+writes one JSON object per line instead of text, for log shippers.
 
 Each line has ``time`` (ISO 8601, UTC), ``level``, ``logger`` and ``message``, plus
 ``exception`` when there is a traceback and any ``request_id`` / ``app_id`` / ``runner_id``
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import UTC, datetime
 
-ENV = "OPENFAL_LOG_FORMAT"
 FORMATS = ("text", "json")
+_state = {"json": False}
 _EXTRA = ("request_id", "app_id", "runner_id", "worker_id")
 
 
@@ -35,11 +34,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def json_logs() -> bool:
-    return os.environ.get(ENV, "text").strip().lower() == "json"
+    """Whether this process logs JSON (uvicorn servers started later follow it)."""
+    return _state["json"]
 
 
-def apply() -> None:
-    """Switch the root logger's handlers to JSON lines when asked to."""
-    if json_logs():
+def apply(log_format: str) -> None:
+    """Switch the root logger's handlers to JSON lines for ``log_format == "json"``."""
+    _state["json"] = log_format == "json"
+    if _state["json"]:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonFormatter())

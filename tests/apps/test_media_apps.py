@@ -113,3 +113,19 @@ def test_ltx_video_returns_a_playable_mp4(client: httpx.Client) -> None:
     with av.open(io.BytesIO(file_bytes(client, portrait["video"]["url"]))) as container:
         stream = container.streams.video[0]
         assert (stream.codec_context.width, stream.codec_context.height) == (448, 768)
+
+
+@pytest.mark.parametrize(
+    ("app", "body", "field"),
+    [
+        ("fal-ai/whisper", {}, "audio_url"),
+        ("fal-ai/fast-sdxl/image-to-image", {"prompt": "x"}, "image_url"),
+        ("fal-ai/lcm-sd15-i2i", {"prompt": "x"}, "image_url"),
+    ],
+)
+@pytest.mark.parametrize("media", ["data:text/plain,hello", "data:audio/wav;base64,AAAA"])
+def test_undecodable_media_is_a_422_naming_the_field(
+    client: httpx.Client, app: str, body: dict[str, object], field: str, media: str
+) -> None:
+    detail = call(client, app, {**body, field: media}, status=422)["detail"]
+    assert detail[0]["loc"] == ["body", field], detail

@@ -15,7 +15,7 @@ import pytest
 
 from openfal.gateway import GatewaySettings
 from openfal.gateway.auth import AuthSettings
-from openfal.store import base as store_base
+from openfal.store import requests as store_base
 
 from .conftest import ECHO, Gateway, GatewayFactory
 

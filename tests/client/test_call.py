@@ -86,6 +86,10 @@ def test_uploads_at_files_and_downloads_outputs(server: Serve, tmp_path: Path):
     assert "saved results/hello.txt (17 bytes)" in p.stderr
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_cancels_the_request(server: Serve):
     cmd = [sys.executable, "-m", "openfal", "call", "test/sleeper/progress", "seconds=60"]
     proc = subprocess.Popen(
@@ -93,6 +97,9 @@ def test_ctrl_c_cancels_the_request(server: Serve):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as a terminal would start it: a suite run as a background job (`cmd &`) ignores
+        # SIGINT, and a child inherits that, so Ctrl-C would never reach it
+        preexec_fn=_sigint_default,
     )
     assert proc.stderr is not None
     first = proc.stderr.readline()

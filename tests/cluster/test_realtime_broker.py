@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from openfal.cluster.broker import StoreBroker
+from openfal.server.broker import StoreBroker
 from openfal.store.redis import RedisStore
 from tests.cluster.harness import Cluster, status, submit
 from tests.e2e.harness import wait_for

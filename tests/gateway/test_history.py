@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from openfal.store import KeyScope, LogEntry
-from tests.auth.conftest import ECHO, Gateway, GatewayFactory, gw, make_gateway  # noqa: F401
+from tests.auth.conftest import ECHO, Gateway, GatewayFactory, make_gateway  # noqa: F401
+
+
+@pytest.fixture
+async def gw(make_gateway: GatewayFactory) -> Gateway:  # noqa: F811 - the imported fixture
+    return await make_gateway()
 
 
 async def _pages(gw: Gateway, headers: dict[str, str], **params: Any) -> list[list[str]]:

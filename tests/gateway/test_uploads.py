@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -13,7 +14,8 @@ import httpx
 import pytest
 
 from openfal.gateway import create_app
-from openfal.gateway.routes.files import Signer, UploadConfig, load_or_create_secret
+from openfal.gateway.routes.files import Signer, UploadConfig
+from openfal.server.secrets import file_secret
 from openfal.storage import Storage
 from openfal.store import Store
 
@@ -156,6 +158,19 @@ async def test_initiate_then_put_stores_with_the_initiated_content_type(env):
     assert got.content == b"PNGDATA" and got.headers["content-type"] == "image/png"
 
 
+async def test_a_signed_upload_url_is_good_for_one_upload(env):
+    c, _ = env
+    url = path_of((await initiate(c))["upload_url"])
+    file_url = url.replace("/rest/storage/upload/put/", "/files/").split("?")[0]
+    first, second = await asyncio.gather(
+        c.put(url, content=b"first" * 1000), c.put(url, content=b"second" * 1000)
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 403]
+    again = await c.put(url, content=b"overwrite")
+    assert again.status_code == 403 and again.json()["detail"] == "Upload URL was already used"
+    assert (await c.get(file_url)).content in (b"first" * 1000, b"second" * 1000)
+
+
 async def test_tampered_or_expired_upload_urls_are_403(env, monkeypatch):
     c, _ = env
     body = await initiate(c)
@@ -174,8 +189,8 @@ async def test_tampered_or_expired_upload_urls_are_403(env, monkeypatch):
 
 async def test_signed_urls_survive_a_restart_with_the_same_secret(env, tmp_path):
     c, _ = env
-    secret = load_or_create_secret(tmp_path / "upload.key")
-    assert load_or_create_secret(tmp_path / "upload.key") == secret
+    secret = file_secret(tmp_path / "upload.key")
+    assert file_secret(tmp_path / "upload.key") == secret
     c.app.state.uploads = UploadConfig(signer=Signer(secret))
     url = path_of((await initiate(c))["upload_url"])
     c.app.state.uploads = UploadConfig(signer=Signer(secret))

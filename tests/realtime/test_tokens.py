@@ -11,8 +11,10 @@ import jwt
 import pytest
 
 from openfal.gateway import AppRegistry, create_app, tokens
-from openfal.gateway.routes.realtime import HandshakeLogFilter
 from openfal.gateway.tokens import InvalidToken, TokenNotForApp, mint_token, verify_token
+from openfal.server.runtime import HandshakeLogFilter
+from openfal.server.secrets import load_secrets
+from openfal.server.settings import load_settings
 from openfal.store import Store
 
 SECRET = b"s" * 32
@@ -68,13 +70,19 @@ def test_minting_checks_its_arguments() -> None:
         mint_token("a", ["x"], 0, secret=SECRET)
 
 
-def test_the_secret_comes_from_the_environment_or_a_file(tmp_path, monkeypatch) -> None:
+async def test_the_secret_comes_from_the_environment_or_a_file(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("OPENFAL_TOKEN_SECRET", raising=False)
-    first = tokens.load_secret(tmp_path)
+    store = Store.from_url("memory://")
+
+    async def token_secret() -> bytes:
+        settings = load_settings({"data_dir": tmp_path})
+        return (await load_secrets(settings, store, shared=False)).token
+
+    first = await token_secret()
     assert (tmp_path / "token.key").stat().st_mode & 0o777 == 0o600
-    assert tokens.load_secret(tmp_path) == first  # kept across restarts
+    assert await token_secret() == first  # kept across restarts
     monkeypatch.setenv("OPENFAL_TOKEN_SECRET", "e" * 40)
-    assert tokens.load_secret(tmp_path) == b"e" * 40
+    assert await token_secret() == b"e" * 40
     with pytest.raises(ValueError, match="at least 32 bytes"):
         tokens.configure("short")
 

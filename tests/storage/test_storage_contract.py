@@ -20,7 +20,7 @@ from openfal.storage import (
     UploadTooLarge,
     new_key,
 )
-from openfal.storage.base import multipart_etag
+from openfal.storage.multipart import multipart_etag
 from openfal.store.clock import now
 
 from .conftest import MakeStorage

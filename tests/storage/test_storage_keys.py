@@ -6,15 +6,19 @@ import re
 
 import pytest
 
-from openfal.storage import InvalidKey, new_key, safe_file_name, validate_key
-from openfal.storage.base import (
+from openfal.filekeys import (
     MAX_FILE_NAME_LENGTH,
+)
+from openfal.storage import InvalidKey, new_key, safe_file_name, validate_key
+from openfal.storage.errors import (
     InvalidRange,
     MultipartError,
+)
+from openfal.storage.multipart import (
     multipart_etag,
-    resolve_range,
     sort_parts,
 )
+from openfal.storage.streams import resolve_range
 
 
 def test_new_key_shape() -> None:

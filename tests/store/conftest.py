@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from openfal.store import Store
-from openfal.store import base as store_base
 from openfal.store import clock as store_clock
+from openfal.store import requests as store_base
 
 from .redis_server import MISSING, REDIS_SERVER, RedisServer, start_redis
 
@@ -100,7 +100,7 @@ async def store(make_store: StoreFactory) -> Store:
 
 
 class FakeClock:
-    """Stands in for ``openfal.store.base.now``; moves only when told to."""
+    """Stands in for ``openfal.store.requests.now``; moves only when told to."""
 
     def __init__(self, t: float = 1_700_000_000.0) -> None:
         self.t = t

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from openfal.store import RequestStatus, Store
 from openfal.store.history import HistoryQuery
-from openfal.store.sqlite_history import history_sql
+from openfal.store.sqlite.history import history_sql
 
 from .conftest import FakeClock, StoreFactory
 
@@ -111,7 +111,7 @@ async def test_history_survives_completion_and_requeue(store: Store, clock: Fake
 
 def test_sqlite_history_pages_use_an_index(tmp_path: Path) -> None:
     """Each page is an index range walk (no full scan, no sort) for every key shape."""
-    from openfal.store.sqlite import _SCHEMA
+    from openfal.store.sqlite.store import _SCHEMA
 
     conn = sqlite3.connect(tmp_path / "plan.db")
     for statement in _SCHEMA:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from openfal import toolkit
-from openfal.storage import LocalStorage
+from openfal.storage import LocalStorage, Storage
 from openfal.toolkit._settings import (
     ENV_DOWNLOAD_ALLOW,
     ENV_DOWNLOAD_DIR,
@@ -36,12 +36,14 @@ def plain_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     toolkit.configure()
     yield
     toolkit.configure()
+    toolkit.use_storage(None)
 
 
 @pytest.fixture
 def files_root(tmp_path: Path) -> Path:
     """A runner context: storage under tmp_path/files, public URL ``PUBLIC``."""
     root = tmp_path / "files"
+    toolkit.use_storage(Storage.from_url)  # what the runner does at start
     toolkit.configure(storage_url=f"file://{root}", public_url=PUBLIC, file_retention=3600.0)
     return root
 

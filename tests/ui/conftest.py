@@ -28,7 +28,9 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 60_000  # a busy 2-core machine starts runners slowly; every wait is a condition
 
 
-@pytest.fixture(scope="session")
+# module scope: Playwright's sync API marks an event loop as running in this thread while
+# it is started, so it must be stopped before any other module's asyncio tests run
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install it with scripts/system-deps.sh", pytrace=False)

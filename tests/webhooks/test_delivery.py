@@ -306,3 +306,13 @@ def test_invalid_policy(kwargs: dict[str, Any]) -> None:
 def test_attempt_numbers_start_at_one() -> None:
     with pytest.raises(ValueError):
         RetryPolicy().next_delay(0)
+
+
+def test_servers_retry_webhooks_with_jitter() -> None:
+    from openfal.server.security import sender_config
+    from openfal.server.settings import Settings
+
+    policy = sender_config(Settings()).retry
+    assert policy.jitter == 0.2
+    waits = {policy.next_delay(1) for _ in range(50)}
+    assert len(waits) > 1 and all(w is not None and 12 <= w <= 18 for w in waits)

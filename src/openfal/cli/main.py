@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from openfal.cli import call, cluster_cmds, inspect_cmds, keys_cmds
-from openfal.cli.security_args import add_security_args, security_options
-from openfal.logjson import ENV as LOG_FORMAT_ENV
-from openfal.logjson import FORMATS
+from openfal.cli.security_args import (
+    add_listen_args,
+    add_security_args,
+    add_settings_args,
+    default_of,
+)
 
 _EPILOG_SERVE = """examples:
   openfal serve                                   # built-in apps, SQLite under ./.openfal
-  openfal serve --app tests/fixtures/apps/echo.py::Echo --port 9000
+  openfal serve --app examples/steps.py::Steps --port 9000
+  openfal serve --app my_app.py::MyApp --demo-weights --no-builtins
   openfal serve --store sqlite:////var/lib/openfal/db --data-dir /var/lib/openfal
+  openfal serve --config openfal.toml             # settings from a file (see openfal config)
+"""
+
+_EPILOG_CONFIG = """Prints every setting as a TOML file that --config accepts: flags first, then
+OPENFAL_* environment variables, then the --config file, then defaults.
+
+examples:
+  openfal config
+  OPENFAL_PORT=9000 openfal config --config openfal.toml --lease-ttl 10
+  openfal config > openfal.toml   # then edit, and: openfal serve --config openfal.toml
 """
 
 
@@ -24,38 +37,25 @@ def _store_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(".openfal"),
         help="folder for the embedded store and files (default: ./.openfal)",
+        default=default_of(p, Path(".openfal")),
     )
     p.add_argument(
         "--store",
         dest="store_url",
-        default=None,
+        default=default_of(p, None),
         help="store URL: sqlite:///PATH, memory:// or redis://HOST:PORT/DB "
         "(default: sqlite under --data-dir)",
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="openfal", description="Self-hosted fal.ai-compatible inference platform."
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser(
-        "serve",
-        help="gateway + worker in one process",
-        epilog=_EPILOG_SERVE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    add_listen_args(p, port=8000)
     _store_args(p)
     p.add_argument(
         "--app",
         dest="apps",
         action="append",
-        default=[],
         metavar="REF",
         help="an app to serve: FILE.py::Class or module:Class (repeatable)",
     )
@@ -68,24 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--lease-ttl",
         type=float,
-        default=30.0,
         help="seconds a worker holds a request without renewing (default 30)",
     )
     p.add_argument(
         "--cancel-grace",
         type=float,
-        default=1.0,
-        help="seconds a runner gets to stop a cancelled request before it is restarted (default 1)",
+        help="seconds a runner gets to stop a cancelled request; after that it is restarted "
+        "only if /health stops answering (a step in progress may finish; default 1)",
     )
     p.add_argument(
         "--retention",
         type=float,
-        default=3600.0,
         help="seconds results are kept after completion (default 3600)",
     )
     p.add_argument(
         "--public-url",
-        default=None,
         metavar="URL",
         help="base URL clients reach this server on, for the file URLs apps return "
         "(default: $OPENFAL_PUBLIC_URL, else http://HOST:PORT)",
@@ -99,15 +96,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--apps-config",
         type=Path,
-        default=None,
         help="TOML file with the built-in apps' weights, limits and LLM backends "
         "(default: DATA_DIR/apps.toml when it exists)",
     )
-    p.add_argument("--log-level", default="info")
-    p.add_argument(
-        "--log-format", choices=FORMATS, help="text (default) or json: one object a line"
-    )
+    add_settings_args(p)
     add_security_args(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openfal",
+        description="Self-hosted fal.ai-compatible inference platform.",
+        epilog="examples:\n  openfal serve\n  openfal call openfal/echo message=hi\n"
+        "  openfal COMMAND --help   (every command has examples)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for name, help_text, epilog in (
+        ("serve", "gateway + worker in one process", _EPILOG_SERVE),
+        ("config", "print the settings `openfal serve` would run with", _EPILOG_CONFIG),
+    ):
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            argument_default=argparse.SUPPRESS,  # unset flags leave env/file/defaults alone
+        )
+        _serve_args(p)
 
     p = sub.add_parser(
         "run",
@@ -118,8 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("ref", help="FILE.py::Class or module:Class")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    add_listen_args(p, port=8080)
 
     apps = sub.add_parser("apps", help="registered apps").add_subparsers(
         dest="apps_command", required=True, metavar="ACTION"
@@ -162,41 +178,39 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_parser(sub)
     keys_cmds.add_parsers(sub, _store_args)
     cluster_cmds.add_parsers(sub, _store_args)
+    _group_examples(sub)
     return parser
+
+
+_GROUP_EXAMPLES = {
+    "apps": "openfal apps list --data-dir .openfal",
+    "requests": "openfal requests list --limit 5\n  openfal requests logs ID -f",
+    "keys": "openfal keys create --scope ADMIN --user me\n  openfal keys list",
+    "runners": "openfal runners list --store redis://10.0.0.5:6379/0",
+    "workers": "openfal workers list --store redis://10.0.0.5:6379/0",
+}
+
+
+def _group_examples(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """A command made of actions shows an example in its ``--help`` too."""
+    for name, parser in sub.choices.items():
+        if parser.epilog is None and name in _GROUP_EXAMPLES:
+            parser.epilog = "examples:\n  " + _GROUP_EXAMPLES[name]
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "log_format", None):  # read where logging is set up
-        os.environ[LOG_FORMAT_ENV] = args.log_format
-    if args.command == "serve":
-        from openfal.server import ServeConfig, run
+    if args.command in ("serve", "config"):
+        from openfal.cli.settings_cmd import run_serve, show_config
 
-        run(
-            ServeConfig(
-                host=args.host,
-                port=args.port,
-                data_dir=args.data_dir,
-                store_url=args.store_url,
-                apps=args.apps,
-                builtins=args.builtins,
-                lease_ttl=args.lease_ttl,
-                cancel_grace=args.cancel_grace,
-                retention=args.retention,
-                log_level=args.log_level,
-                demo_weights=args.demo_weights,
-                apps_config=args.apps_config,
-                public_url=args.public_url,
-                **security_options(args),
-            )
-        )
-        return 0
+        return run_serve(args) if args.command == "serve" else show_config(args)
     if args.command == "call":
         return call.run(args)
     if args.command == "run":
         from openfal.runner import serve
 
-        return serve(args.ref, host=args.host, port=args.port)
+        return serve(args.ref, host=args.host, port=args.port, announce=True)
     if args.command == "keys":
         return keys_cmds.dispatch(args)
     if args.command in ("gateway", "worker", "runners", "workers"):

@@ -10,13 +10,14 @@ Errors from carrying one out (transport errors, timeouts) are thrown into the fl
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -134,26 +135,101 @@ def sleep(seconds: float, deadline: Deadline = NO_DEADLINE) -> Flow[None]:
     deadline.remaining()
 
 
+class Driver:
+    """Carries out operations: ``perform(op)`` calls the method named for the op's class
+    (``send``, ``send_all``, ``sleep``, ``call``, ``open_stream``, ``read_line``,
+    ``close_stream``, ``read_file``): the blocking driver's answer at once, the asyncio
+    driver's are coroutines. The stream an ``OpenStream`` opened is ``response``/``lines``."""
+
+    def __init__(self, http: Any) -> None:
+        self.http = http
+        self.response: Any = None
+        self.lines: Any = None
+
+    def perform(self, op: Op) -> Any:
+        return getattr(self, _METHODS[type(op)])(op)
+
+
+_METHODS: dict[type, str] = {
+    Send: "send",
+    SendAll: "send_all",
+    Sleep: "sleep",
+    Call: "call",
+    OpenStream: "open_stream",
+    ReadLine: "read_line",
+    CloseStream: "close_stream",
+    ReadFile: "read_file",
+}
+
+
+def read_part(op: ReadFile) -> bytes:
+    """What a driver answers to ``op`` (blocking)."""
+    with open(op.path, "rb") as f:
+        f.seek(op.offset)
+        return f.read(op.size)
+
+
+class Run(Generic[T]):
+    """One flow being carried out: iterate it for the operations it asks for, and after
+    each one (but :class:`Emit`) report its ``answer`` or ``error``. The one loop every
+    driver (and :func:`relay`) uses; ``result`` is the flow's return value."""
+
+    def __init__(self, flow: Flow[T]) -> None:
+        self.flow = flow
+        self.result: T | None = None
+        self._next: Op | None = None
+        self._advanced = False
+        self._advance(lambda: next(flow))
+
+    def __iter__(self) -> Iterator[Op]:
+        while (op := self._next) is not None:
+            self._advanced = False
+            yield op
+            if not self._advanced:  # an Emit nobody answered, or an op nobody reported
+                self.answer(None)
+
+    def answer(self, value: Any) -> None:
+        self._advance(lambda: self.flow.send(value))
+
+    def error(self, exc: Exception) -> None:
+        self._advance(lambda: self.flow.throw(exc))
+
+    def _advance(self, step: Callable[[], Op]) -> None:
+        self._advanced = True
+        try:
+            self._next = step()
+        except StopIteration as stop:
+            self._next, self.result = None, stop.value
+
+    def close(self) -> None:
+        self.flow.close()
+
+
 def relay(flow: Flow[T], on_item: Callable[[Any], Any] | None) -> Flow[T]:
     """Run ``flow``, turning each of its :class:`Emit` values into a call of ``on_item``
     (or dropping it when ``on_item`` is None); answers the flow's return value."""
-    answer: Any = None
-    error: BaseException | None = None
+    run = Run(flow)
     try:
-        while True:
-            try:
-                op = flow.throw(error) if error is not None else flow.send(answer)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-            answer, error = None, None
+        for op in run:
             if isinstance(op, Emit):
                 if on_item is None:
                     continue
                 op = Call(on_item, (op.value,))
             try:
-                answer = yield op
+                run.answer((yield op))
             except Exception as e:
-                error = e
+                run.error(e)
+        return run.result  # type: ignore[return-value]  # the flow has returned
     finally:
-        flow.close()
+        run.close()
+
+
+def then(flow: Flow[T], fn: Callable[[T], U]) -> Flow[U]:
+    """``flow``, then ``fn`` of what it answered."""
+    return fn((yield from flow))
+
+
+def just(value: T) -> Flow[T]:
+    """A flow that asks for nothing and answers ``value``."""
+    return value
+    yield  # a generator, like every flow

@@ -113,28 +113,29 @@ def check_close(exc: ConnectionClosed) -> None:
         raise RealtimeError("CONNECTION_CLOSED", str(exc)) from exc
 
 
-class RealtimeConnection:
+class _Session:
+    def __init__(
+        self, ws: Any, encoder: Encoder | None = None, decoder: Decoder | None = None
+    ) -> None:
+        self._ws, self._encode, self._decode = ws, encoder, decoder
+
+
+class RealtimeConnection(_Session):
     """A blocking realtime session: :meth:`send` an input, :meth:`recv` a result (None once
     the server closed the session normally)."""
 
-    def __init__(
-        self, ws: SyncConnection, encoder: Encoder | None = None, decoder: Decoder | None = None
-    ) -> None:
-        self._ws, self._encode, self._decode = ws, encoder, decoder
+    _ws: SyncConnection
 
     def send(self, arguments: Any) -> None:
         self._ws.send(encode(arguments, self._encode))
 
     def recv(self) -> Any | None:
-        while True:
-            try:
-                frame = self._ws.recv()
-            except ConnectionClosed as exc:
-                check_close(exc)
-                return None
-            result = decode(frame, self._decode)
-            if result is not None:
-                return result
+        results = (decode(frame, self._decode) for frame in self._ws)
+        try:
+            return next((r for r in results if r is not None), None)
+        except ConnectionClosed as exc:  # iterating ends at a normal close
+            check_close(exc)
+            return None
 
     def close(self) -> None:
         self._ws.close()
@@ -146,13 +147,10 @@ class RealtimeConnection:
         self.close()
 
 
-class AsyncRealtimeConnection:
+class AsyncRealtimeConnection(_Session):
     """The asyncio twin of :class:`RealtimeConnection`."""
 
-    def __init__(
-        self, ws: AsyncConnection, encoder: Encoder | None = None, decoder: Decoder | None = None
-    ) -> None:
-        self._ws, self._encode, self._decode = ws, encoder, decoder
+    _ws: AsyncConnection
 
     async def send(self, arguments: Any) -> None:
         await self._ws.send(encode(arguments, self._encode))
@@ -164,8 +162,7 @@ class AsyncRealtimeConnection:
             except ConnectionClosed as exc:
                 check_close(exc)
                 return None
-            result = decode(frame, self._decode)
-            if result is not None:
+            if (result := decode(frame, self._decode)) is not None:
                 return result
 
     async def close(self) -> None:

@@ -7,13 +7,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from openfal.errors import OpenfalError
 from openfal.gateway.auth import AuthSettings
 from openfal.gateway.authenticate import Authenticate
+from openfal.gateway.broker import RealtimeBroker
 from openfal.gateway.cors import Cors
 from openfal.gateway.errors import (
-    GatewayError,
-    handle_gateway_error,
     handle_http_exception,
+    handle_openfal_error,
     handle_unexpected,
 )
 from openfal.gateway.middleware import HostRouting, RequestId
@@ -45,7 +46,15 @@ def create_app(
     registry: AppRegistry | None = None,
     settings: GatewaySettings | None = None,
     storage: Storage | None = None,
+    *,
+    broker: RealtimeBroker | None = None,
+    uploads: files.UploadConfig | None = None,
+    auth: AuthSettings | None = None,
+    webhooks: WebhookSettings | None = None,
 ) -> Starlette:
+    """The gateway over ``store``; what is not given gets a default fit for tests (no
+    realtime runners, a random upload secret, no keys needed, no webhook signing key).
+    ``openfal.server.build_gateway`` gives everything."""
     settings = settings or GatewaySettings()
     routes = [
         Route("/health", meta.health, methods=["GET"]),
@@ -103,7 +112,7 @@ def create_app(
             Middleware(Authenticate),
         ],
         exception_handlers={
-            GatewayError: handle_gateway_error,
+            OpenfalError: handle_openfal_error,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
@@ -112,8 +121,8 @@ def create_app(
     app.state.registry = registry or AppRegistry(store)
     app.state.settings = settings
     app.state.storage = storage
-    app.state.broker = None  # a RealtimeBroker; serve() plugs in its worker's
-    app.state.uploads = files.UploadConfig()  # serve() swaps in a persistent secret
-    app.state.auth = AuthSettings()  # serve() sets the policy and limits
-    app.state.webhooks = WebhookSettings()  # serve() adds the signing key and allow-list
+    app.state.broker = broker
+    app.state.uploads = uploads or files.UploadConfig()
+    app.state.auth = auth or AuthSettings()
+    app.state.webhooks = webhooks or WebhookSettings()
     return app

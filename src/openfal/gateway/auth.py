@@ -178,9 +178,12 @@ def _token_principal(settings: AuthSettings, token: str, path: str) -> Principal
         log.info("refused a token for %s: %s", app_id, e)
         raise invalid_key() from None
     owner = claims.get("owner") or claims.get("sub")
-    if owner == tokens.ANONYMOUS:  # minted in dev mode: nobody in particular
-        owner = None
-    return Principal(str(owner) if owner else None, KeyScope.API, via="token")
+    if not owner or owner == tokens.ANONYMOUS:
+        # minted while the server had no keys: it stood for nobody, and now that keys are
+        # required it cannot stand for anybody either
+        log.info("refused a token for %s minted before keys existed", app_id)
+        raise invalid_key()
+    return Principal(str(owner), KeyScope.API, via="token")
 
 
 def invalid_key() -> Unauthorized:

@@ -2,7 +2,7 @@
 
 ``openfal serve`` uses the worker in its own process (``openfal.worker.sessions.LocalBroker``);
 a cluster gateway, and ``openfal serve --store redis://``, hand out runners of any machine
-through the store instead (``openfal.cluster.broker.StoreBroker``). Either
+through the store instead (``openfal.server.broker.StoreBroker``). Either
 way the gateway relays frames to ``<base URL>/<path>`` while the context is open, and the
 runner's slot is given back when it closes.
 """

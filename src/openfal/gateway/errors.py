@@ -1,15 +1,5 @@
-"""Errors the gateway answers with, and the one handler that renders them all.
-
-GatewayError (status_code, error_type)
-├── BadRequest            400 bad_request
-├── Unauthorized          401 unauthorized ({"detail": "Invalid API key"} for keys)
-├── Forbidden             403 forbidden
-├── NotFound              404
-├── PayloadTooLarge       413 payload_too_large
-├── RangeNotSatisfiable   416 range_not_satisfiable
-├── ValidationFailed      422 (detail is pydantic's list of {loc, msg, type}, plus errors)
-├── RateLimited           429 rate_limited (+ retry_after, Retry-After)
-└── ServiceUnavailable    503 runner_scheduling_failure
+"""Errors the gateway answers with, and the one handler that renders every
+:class:`~openfal.errors.OpenfalError` (the whole tree is drawn in :mod:`openfal.errors`).
 
 Anything else escaping a route is a 500 {"detail": "Internal server error", "request_id"}
 whose traceback goes to the server log only.
@@ -23,10 +13,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from openfal.errors import OpenfalError
+
 log = logging.getLogger("openfal.gateway")
 
 
-class GatewayError(Exception):
+class GatewayError(OpenfalError):
+    """An answer a route gives on purpose (``detail`` may be any JSON value)."""
+
     status_code = 500
     error_type: str | None = "internal_error"
 
@@ -117,7 +111,7 @@ class ValidationFailed(GatewayError):
         return {"detail": self.detail, "errors": errors}
 
 
-def error_response(exc: GatewayError, request_id: str | None = None) -> Response:
+def error_response(exc: OpenfalError, request_id: str | None = None) -> Response:
     headers = dict(exc.headers)
     if exc.error_type:
         headers["x-fal-error-type"] = exc.error_type
@@ -126,8 +120,11 @@ def error_response(exc: GatewayError, request_id: str | None = None) -> Response
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 
-async def handle_gateway_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, GatewayError)
+async def handle_openfal_error(request: Request, exc: Exception) -> Response:
+    """Every error of the tree: its status, ``error_type`` and body, in one place."""
+    assert isinstance(exc, OpenfalError)
+    if exc.status_code >= 500 and not isinstance(exc, GatewayError):
+        return await handle_unexpected(request, exc)
     return error_response(exc)
 
 

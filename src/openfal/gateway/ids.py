@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from openfal.gateway.errors import BadRequest
+from openfal.gateway.errors import BadRequest, NotFound
 
 NAMESPACES = frozenset({"workflows", "comfy"})
 _LEGACY = re.compile(r"^([0-9]+)-([a-zA-Z0-9-]+)$")
+# What a request id may look like (ours are UUIDs). Anything else names no request, and is
+# never echoed: it could hold control or non-ASCII characters that no header may carry.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -49,4 +52,11 @@ def parse_request_path(path: str) -> RequestRef | None:
     action = "/".join(segs[n + 2 :]) or "result"
     if action not in ("result", "status", "status/stream", "cancel"):
         return None
+    if not is_request_id(segs[n + 1]):
+        raise NotFound("Request not found: not a valid request id")
     return RequestRef("/".join(segs[:n]), segs[n + 1], action)
+
+
+def is_request_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a request id (letters, digits, ``.``, ``_``, ``-``)."""
+    return _REQUEST_ID.fullmatch(text) is not None

@@ -21,12 +21,12 @@ class AppEntry:
     record: AppRecord
     models: Models = field(default_factory=dict)  # empty when the code is not loaded here
 
-    def validate(self, path: str, data: Any) -> None:
+    def validate(self, path: str, data: Any, context: dict[str, Any] | None = None) -> None:
         model = self.models.get(path, (None, None))[0]
         if model is None:
             return  # the runner validates; the gateway has only the schema
         try:
-            model.model_validate(data)
+            model.model_validate(data, context=context)
         except ValidationError as e:
             detail = [
                 {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}

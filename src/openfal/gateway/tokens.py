@@ -5,9 +5,9 @@
 and the apps it may reach (``allowed_apps``: aliases, as the clients send them, or full
 ``owner/alias`` ids), with ``iat``/``exp``/``iss``.
 
-The signing secret is the same for every gateway that must accept the token: env
-``OPENFAL_TOKEN_SECRET``, else ``token.key`` in the data dir (created on first start,
-see ``load_secret``), else a random one for this process only.
+The signing secret is the same for every gateway that must accept the token: the server
+passes it to ``configure`` at start (see ``openfal.server.secrets``); until then a random
+one for this process only.
 
     Unauthorized (401)
     └── InvalidToken        forged, malformed, expired or from another issuer
@@ -17,11 +17,9 @@ see ``load_secret``), else a random one for this process only.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -35,7 +33,6 @@ __all__ = [
     "InvalidToken",
     "TokenNotForApp",
     "configure",
-    "load_secret",
     "mint_token",
     "verify_token",
 ]
@@ -44,7 +41,6 @@ ALGORITHM = "HS256"
 ISSUER = "openfal"
 ANONYMOUS = "anonymous"  # the owner of tokens minted while the server has no keys
 MAX_TTL = 24 * 3600
-SECRET_ENV = "OPENFAL_TOKEN_SECRET"
 
 _secret: bytes | None = None
 
@@ -66,34 +62,12 @@ def configure(secret: bytes | str) -> None:
     _secret = value
 
 
-def load_secret(data_dir: Path) -> bytes:
-    """``OPENFAL_TOKEN_SECRET``, else ``data_dir/token.key`` (created, mode 0600, if missing)."""
-    from_env = os.environ.get(SECRET_ENV)
-    if from_env:
-        return from_env.encode()
-    path = data_dir / "token.key"
-    try:
-        stored = path.read_bytes().strip()
-        if stored:
-            return stored
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_hex(32).encode()
-    partial = path.with_suffix(".partial")
-    partial.write_bytes(value)
-    partial.chmod(0o600)
-    partial.replace(path)
-    return value
-
-
 def _key(secret: bytes | None) -> bytes:
     global _secret
     if secret is not None:
         return secret
     if _secret is None:
-        from_env = os.environ.get(SECRET_ENV)
-        _secret = from_env.encode() if from_env else secrets.token_bytes(32)
+        _secret = secrets.token_bytes(32)
     return _secret
 
 

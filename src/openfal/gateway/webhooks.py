@@ -56,7 +56,10 @@ async def take_webhook(
     try:
         await webhook_settings(request).guard().check_async(url)
     except WebhookUrlRefused as e:
-        raise BadRequest(f"Invalid {where} {url!r}: {e}") from None
+        raise BadRequest(
+            f"Invalid {where} {url!r}: {e} (a server operator may allow it with "
+            "--webhook-allow HOST)"
+        ) from None
     return body, data, url
 
 

@@ -27,8 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument(
+        "--link",
+        metavar="PATH",
+        help="also serve the worker link (framed msgpack) on this Unix socket",
+    )
     args = parser.parse_args(argv)
-    return serve(args.app_ref, args.host, args.port)
+    return serve(args.app_ref, args.host, args.port, args.link)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
+from openfal.errors import OpenfalError
 from openfal.runner._events import Event, LogEvent, ProgressEvent, ResultEvent
 from openfal.sdk import RequestContext, bind_request
 
@@ -120,7 +121,7 @@ def _split_lines(text: str) -> tuple[list[str], str]:
     return [line for line in lines if line], rest
 
 
-class DuplicateRequest(Exception):
+class DuplicateRequest(OpenfalError):
     """A request id that is already running here was sent again."""
 
 

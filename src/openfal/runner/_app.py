@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 
 from openfal.runner import _realtime, _routes
 from openfal.runner._capture import capture_output
+from openfal.runner._link import serve_link
 from openfal.runner._openapi import install_openapi
 from openfal.runner._runner import Runner
 from openfal.sdk import App
@@ -28,14 +29,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             # Re-raised: the server prints the traceback and refuses to start.
             app.state.setup_failed = True
             raise
+        link = app.state.link_path
+        server = await serve_link(runner, link) if link else None
         try:
             yield
         finally:
+            if server is not None:
+                server.close()
             await runner.teardown()
 
 
-def build_app(cls: type[App]) -> FastAPI:
-    """A FastAPI app serving `cls` per the runner protocol; setup() runs in its lifespan."""
+def build_app(cls: type[App], link: str | None = None) -> FastAPI:
+    """A FastAPI app serving `cls` per the runner protocol; setup() runs in its lifespan.
+
+    With ``link`` (a Unix socket path), the worker link listens there too, once setup()
+    succeeded (before the first healthy answer)."""
     runner = Runner(cls)
     app = FastAPI(
         title=cls.app_id(),
@@ -46,6 +54,7 @@ def build_app(cls: type[App]) -> FastAPI:
     )
     app.state.runner = runner
     app.state.setup_failed = False
+    app.state.link_path = link
     app.add_api_route("/health", _routes.health, methods=["GET"], include_in_schema=False)
     for path, found in runner.endpoints.items():
         app.add_api_route(

@@ -13,10 +13,16 @@ __all__ = [
     "OutputEvent",
     "ProgressEvent",
     "ResultEvent",
+    "json_line_safe",
     "now",
     "timestamp",
     "to_line",
 ]
+
+# Characters that some line splitters (str.splitlines, httpx's aiter_lines) treat as line ends
+# although JSON allows them raw inside strings. They are written escaped, so that one JSON
+# document is always exactly one line for every reader.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
 
 
 def now() -> datetime:
@@ -76,4 +82,9 @@ def to_line(event: Event) -> bytes:
     """The event as one NDJSON line, `type` first."""
     record = asdict(event)
     ordered = {"type": record.pop("type"), **record}
-    return (json.dumps(ordered, ensure_ascii=False, default=str) + "\n").encode()
+    return (json_line_safe(ordered) + "\n").encode()
+
+
+def json_line_safe(value: Any) -> str:
+    """``value`` as JSON text with no character any line splitter would break on."""
+    return json.dumps(value, ensure_ascii=False, default=str).translate(_LINE_BREAKS)

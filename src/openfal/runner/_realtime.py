@@ -23,6 +23,7 @@ from pydantic_core import to_jsonable_python
 from starlette.exceptions import HTTPException
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from openfal.errors import OpenfalError
 from openfal.runner._invoke import AsyncCall, validation_detail
 from openfal.runner._runner import Runner
 from openfal.runner._stream import IterCall
@@ -37,7 +38,7 @@ POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 
 
-class _ClientGone(Exception):
+class _ClientGone(OpenfalError):
     """Sending failed: the client has left."""
 
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import contextvars
 import inspect
-import json
 from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from openfal.runner._events import json_line_safe
 from openfal.sdk import RequestCancelled, RequestContext
 
 __all__ = ["IterCall", "drain", "ensure_async_iter", "sse"]
@@ -83,4 +83,4 @@ def serialise(output: Any, model: type[BaseModel] | None) -> Any:
 def sse(data: Any, event: str | None = None) -> bytes:
     """One server-sent event carrying `data` as JSON."""
     head = f"event: {event}\n" if event else ""
-    return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    return f"{head}data: {json_line_safe(data)}\n\n".encode()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from openfal.errors import OpenfalError
+
 __all__ = [
     "AppDefinitionError",
     "AppException",
@@ -22,10 +24,6 @@ __all__ = [
     "OpenfalError",
     "RequestCancelled",
 ]
-
-
-class OpenfalError(Exception):
-    """Root of every error openfal raises on purpose."""
 
 
 class AppException(OpenfalError):

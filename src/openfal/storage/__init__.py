@@ -9,22 +9,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from openfal.storage.base import (
-    ByteStream,
-    Data,
-    FileInfo,
-    FileNotFound,
-    InvalidKey,
-    InvalidRange,
-    MultipartError,
-    Storage,
-    StorageError,
-    UploadTooLarge,
+from openfal.filekeys import (
     new_key,
     safe_file_name,
     validate_key,
 )
+from openfal.storage.base import (
+    FileInfo,
+    Storage,
+)
+from openfal.storage.errors import (
+    FileNotFound,
+    InvalidKey,
+    InvalidRange,
+    MultipartError,
+    StorageError,
+    UploadTooLarge,
+)
 from openfal.storage.local import LocalStorage
+from openfal.storage.spool import Data
+from openfal.storage.streams import ByteStream
 
 if TYPE_CHECKING:
     from openfal.storage.s3 import S3Storage

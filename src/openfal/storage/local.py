@@ -33,30 +33,35 @@ import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from openfal.clock import now as clock_now
+from openfal.filekeys import (
+    file_name_for,
+)
 from openfal.storage.base import (
-    DEFAULT_CHUNK_SIZE,
     DEFAULT_CONTENT_TYPE,
-    MIN_PART_SIZE,
-    ByteStream,
-    Data,
     FileInfo,
+    Storage,
+)
+from openfal.storage.errors import (
     FileNotFound,
     MultipartError,
-    Storage,
     StorageError,
     UploadTooLarge,
-    check_data,
-    check_part_number,
-    check_parts_fit,
-    check_range,
-    file_name_for,
-    multipart_etag,
-    resolve_range,
-    sort_parts,
-    spool,
-    validate_key,
 )
-from openfal.store.clock import now as clock_now
+from openfal.storage.multipart import (
+    MIN_PART_SIZE,
+    check_parts_fit,
+    multipart_etag,
+)
+from openfal.storage.spool import (
+    DEFAULT_CHUNK_SIZE,
+    Data,
+    spool,
+)
+from openfal.storage.streams import (
+    ByteStream,
+    resolve_range,
+)
 
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _PART_FILE = re.compile(r"(\d{5})\.json")
@@ -204,7 +209,7 @@ class LocalStorage(Storage):
 
     # ------------------------------------------------------------------ files
 
-    async def put(
+    async def _put(
         self,
         key: str,
         data: Data,
@@ -213,7 +218,6 @@ class LocalStorage(Storage):
         file_name: str | None = None,
         expires_at: float | None = None,
     ) -> FileInfo:
-        validate_key(key)
         await asyncio.to_thread(self._make_dirs)
         spooled = await spool(
             data, self._tmp, limit=self.max_size, chunk_size=self.chunk_size, fsync=self.fsync
@@ -230,9 +234,7 @@ class LocalStorage(Storage):
         await asyncio.to_thread(self._commit, spooled.path, info)
         return info
 
-    async def get(self, key: str, start: int | None = None, end: int | None = None) -> ByteStream:
-        validate_key(key)
-        check_range(start, end)
+    async def _get(self, key: str, start: int | None = None, end: int | None = None) -> ByteStream:
 
         def open_range() -> ByteStream:
             info = self._read_meta(key)
@@ -255,12 +257,10 @@ class LocalStorage(Storage):
 
         return await asyncio.to_thread(open_range)
 
-    async def stat(self, key: str) -> FileInfo | None:
-        validate_key(key)
+    async def _stat(self, key: str) -> FileInfo | None:
         return await asyncio.to_thread(self._read_meta, key)
 
-    async def delete(self, key: str) -> bool:
-        validate_key(key)
+    async def _delete(self, key: str) -> bool:
 
         def remove() -> bool:
             existed = False
@@ -280,8 +280,7 @@ class LocalStorage(Storage):
 
         return await asyncio.to_thread(remove)
 
-    async def presigned_url(self, key: str, expires_in: float = 3600) -> str | None:
-        validate_key(key)
+    async def _presigned_url(self, key: str, expires_in: float = 3600) -> str | None:
         if expires_in <= 0:
             raise ValueError("expires_in must be positive")
         return None
@@ -313,14 +312,13 @@ class LocalStorage(Storage):
                 parts[int(match.group(1))] = {raw["etag"]: int(raw["size"])}
         return parts
 
-    async def create_multipart(
+    async def _create_multipart(
         self,
         key: str,
         content_type: str = DEFAULT_CONTENT_TYPE,
         file_name: str | None = None,
         expires_at: float | None = None,
     ) -> str:
-        validate_key(key)
         upload_id = uuid.uuid4().hex
         manifest = {
             "key": key,
@@ -339,10 +337,7 @@ class LocalStorage(Storage):
         await asyncio.to_thread(create)
         return upload_id
 
-    async def put_part(self, key: str, upload_id: str, part_number: int, data: Data) -> str:
-        validate_key(key)
-        check_part_number(part_number)
-        check_data(data)
+    async def _put_part(self, key: str, upload_id: str, part_number: int, data: Data) -> str:
 
         def prepare() -> tuple[Path, int]:
             directory, _ = self._upload_dir(key, upload_id)
@@ -378,11 +373,9 @@ class LocalStorage(Storage):
         await asyncio.to_thread(publish)
         return spooled.md5
 
-    async def complete_multipart(
-        self, key: str, upload_id: str, parts: list[tuple[int, str]]
+    async def _complete_multipart(
+        self, key: str, upload_id: str, wanted: list[tuple[int, str]]
     ) -> FileInfo:
-        validate_key(key)
-        wanted = sort_parts(parts)
 
         def complete() -> FileInfo:
             directory, manifest = self._upload_dir(key, upload_id)
@@ -419,8 +412,7 @@ class LocalStorage(Storage):
 
         return await asyncio.to_thread(complete)
 
-    async def abort_multipart(self, key: str, upload_id: str) -> None:
-        validate_key(key)
+    async def _abort_multipart(self, key: str, upload_id: str) -> None:
 
         def abort() -> None:
             try:

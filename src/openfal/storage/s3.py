@@ -23,33 +23,38 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from openfal.clock import now as clock_now
+from openfal.filekeys import (
+    file_name_for,
+    validate_key,
+)
 from openfal.storage.base import (
-    DEFAULT_CHUNK_SIZE,
     DEFAULT_CONTENT_TYPE,
-    MIN_PART_SIZE,
-    ByteStream,
-    Data,
     FileInfo,
+    Storage,
+    parse_bool,
+)
+from openfal.storage.errors import (
     FileNotFound,
     InvalidRange,
     MultipartError,
-    Storage,
     StorageError,
     UploadTooLarge,
+)
+from openfal.storage.multipart import (
+    MIN_PART_SIZE,
+    check_parts_fit,
+    normalize_etag,
+)
+from openfal.storage.spool import (
+    DEFAULT_CHUNK_SIZE,
+    Data,
     as_bytes,
     check_data,
-    check_part_number,
-    check_parts_fit,
-    check_range,
-    file_name_for,
     is_path,
-    normalize_etag,
-    parse_bool,
-    sort_parts,
     spool,
-    validate_key,
 )
-from openfal.store.clock import now as clock_now
+from openfal.storage.streams import ByteStream
 
 T = TypeVar("T")
 
@@ -253,7 +258,7 @@ class S3Storage(Storage):
             with contextlib.suppress(OSError):
                 await self._run(spooled.path.unlink)
 
-    async def put(
+    async def _put(
         self,
         key: str,
         data: Data,
@@ -262,7 +267,6 @@ class S3Storage(Storage):
         file_name: str | None = None,
         expires_at: float | None = None,
     ) -> FileInfo:
-        validate_key(key)
         extra = {
             "ContentType": content_type or DEFAULT_CONTENT_TYPE,
             "Metadata": self._metadata(key, file_name, expires_at),
@@ -280,9 +284,7 @@ class S3Storage(Storage):
             raise StorageError(f"{key!r} vanished right after it was stored")
         return info
 
-    async def get(self, key: str, start: int | None = None, end: int | None = None) -> ByteStream:
-        validate_key(key)
-        check_range(start, end)
+    async def _get(self, key: str, start: int | None = None, end: int | None = None) -> ByteStream:
         params: dict[str, Any] = {"Key": self._full(key)}
         if start is not None or end is not None:
             params["Range"] = f"bytes={start or 0}-{'' if end is None else end}"
@@ -305,12 +307,10 @@ class S3Storage(Storage):
 
         return await self._run(open_range)
 
-    async def stat(self, key: str) -> FileInfo | None:
-        validate_key(key)
+    async def _stat(self, key: str) -> FileInfo | None:
         return await self._run(self._head, key)
 
-    async def delete(self, key: str) -> bool:
-        validate_key(key)
+    async def _delete(self, key: str) -> bool:
 
         def remove() -> bool:
             if self._head(key) is None:
@@ -320,8 +320,7 @@ class S3Storage(Storage):
 
         return await self._run(remove)
 
-    async def presigned_url(self, key: str, expires_in: float = 3600) -> str | None:
-        validate_key(key)
+    async def _presigned_url(self, key: str, expires_in: float = 3600) -> str | None:
         if not 0 < expires_in <= MAX_PRESIGN_SECONDS:
             raise ValueError(f"expires_in must be in (0, {MAX_PRESIGN_SECONDS}] seconds")
         url = await self._run(
@@ -334,14 +333,13 @@ class S3Storage(Storage):
 
     # ------------------------------------------------------------------ multipart
 
-    async def create_multipart(
+    async def _create_multipart(
         self,
         key: str,
         content_type: str = DEFAULT_CONTENT_TYPE,
         file_name: str | None = None,
         expires_at: float | None = None,
     ) -> str:
-        validate_key(key)
         response = await self._run(
             self._call,
             "create_multipart_upload",
@@ -352,9 +350,7 @@ class S3Storage(Storage):
         )
         return str(response["UploadId"])
 
-    async def put_part(self, key: str, upload_id: str, part_number: int, data: Data) -> str:
-        validate_key(key)
-        check_part_number(part_number)
+    async def _put_part(self, key: str, upload_id: str, part_number: int, data: Data) -> str:
         if not upload_id or not isinstance(upload_id, str):
             raise MultipartError(f"unknown upload id {upload_id!r}")
 
@@ -388,11 +384,9 @@ class S3Storage(Storage):
                 return parts
             marker = int(response["NextPartNumberMarker"])
 
-    async def complete_multipart(
-        self, key: str, upload_id: str, parts: list[tuple[int, str]]
+    async def _complete_multipart(
+        self, key: str, upload_id: str, wanted: list[tuple[int, str]]
     ) -> FileInfo:
-        validate_key(key)
-        wanted = sort_parts(parts)
 
         def complete() -> FileInfo | None:
             uploaded = self._list_parts(key, upload_id)
@@ -420,8 +414,7 @@ class S3Storage(Storage):
         with contextlib.suppress(MultipartError, FileNotFound):
             self._call("abort_multipart_upload", key, Key=self._full(key), UploadId=upload_id)
 
-    async def abort_multipart(self, key: str, upload_id: str) -> None:
-        validate_key(key)
+    async def _abort_multipart(self, key: str, upload_id: str) -> None:
         if upload_id and isinstance(upload_id, str):
             await self._run(self._abort, key, upload_id)
 

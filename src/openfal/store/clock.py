@@ -1,8 +1,5 @@
-"""One clock for the whole platform, so tests can patch time in one place."""
+"""The platform clock (:mod:`openfal.clock`), under the name the store's modules use."""
 
-import time
+from openfal.clock import now
 
-
-def now() -> float:
-    """Seconds since the epoch."""
-    return time.time()
+__all__ = ["now"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from openfal.store.base import RequestRecord, RequestStatus
+    from openfal.store.requests import RequestRecord, RequestStatus
 
 Cursor = tuple[float, int]  # (created_at, seq) of the last request already shown
 

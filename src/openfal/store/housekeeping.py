@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from openfal.store.base import Store
+from openfal.store.contract import Store
 
 log = logging.getLogger("openfal.store")
 

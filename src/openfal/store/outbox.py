@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from openfal.store import clock
 
 if TYPE_CHECKING:
-    from openfal.store.base import RequestRecord
+    from openfal.store.requests import RequestRecord
 
 
 class WebhookState(str, Enum):

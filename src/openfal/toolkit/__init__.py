@@ -32,6 +32,7 @@ from openfal.toolkit._image import (
     get_image_size,
     resolve_image_size,
 )
+from openfal.toolkit._loop import use_storage
 from openfal.toolkit._repository import (
     FileRepository,
     InMemoryRepository,
@@ -72,4 +73,5 @@ __all__ = [
     "register_repository",
     "resolve_image_size",
     "settings",
+    "use_storage",
 ]

@@ -25,17 +25,17 @@ from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 import httpx
 
-from openfal.storage import safe_file_name
-from openfal.store.clock import now as clock_now
+from openfal.clock import now as clock_now
+from openfal.filekeys import safe_file_name
 from openfal.toolkit._errors import DownloadError
-from openfal.toolkit._loop import run_sync, storage_for
+from openfal.toolkit._loop import has_storage, run_sync, storage_for
 from openfal.toolkit._settings import ToolkitSettings, settings
 from openfal.toolkit._urls import check_url, field_of, own_file_key, refused
+from openfal.urlguard import UrlGuard, UrlRefused, UrlTarget, UrlUnresolvable
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-    from openfal.webhooks.delivery import WebhookTarget
 
 __all__ = ["download_bytes", "download_file", "load_image"]
 
@@ -91,7 +91,7 @@ class _Fetch:
 
     def own(self, key: str, url: str, write: Write) -> bool:
         """Copy an own file from storage; False when this process has no storage."""
-        if not self.settings.storage_url:
+        if not self.settings.storage_url or not has_storage():
             return False
         storage = storage_for(self.settings.storage_url)
         info = run_sync(storage.stat(key))
@@ -120,18 +120,15 @@ class _Fetch:
                 url = location
         raise self.fail(f"{_short(self.url)}: more than {MAX_REDIRECTS} redirects")
 
-    def vet(self, url: str) -> WebhookTarget:
-        from openfal.webhooks.delivery import UrlGuard, WebhookUrlRefused, WebhookUrlUnresolvable
-
+    def vet(self, url: str) -> UrlTarget:
         try:
             return UrlGuard(self.settings.download_allow).check(url)
-        except WebhookUrlUnresolvable as e:
-            raise self.fail(str(e).replace("webhook URL refused: ", "")) from None
-        except WebhookUrlRefused as e:
-            reason = str(e).removeprefix("webhook URL refused: ")
-            raise self.fail(refused(reason), "url_refused") from None
+        except UrlUnresolvable as e:
+            raise self.fail(e.reason) from None
+        except UrlRefused as e:
+            raise self.fail(refused(e.reason), "url_refused") from None
 
-    def get(self, client: httpx.Client, target: WebhookTarget, write: Write) -> str | None:
+    def get(self, client: httpx.Client, target: UrlTarget, write: Write) -> str | None:
         """GET the vetted target into ``write``; the next URL when it redirects."""
         try:
             response = _get_pinned(client, target, self.headers)
@@ -161,7 +158,7 @@ class _Fetch:
 
 
 def _get_pinned(
-    client: httpx.Client, target: WebhookTarget, headers: Mapping[str, str]
+    client: httpx.Client, target: UrlTarget, headers: Mapping[str, str]
 ) -> httpx.Response:
     """GET from the vetted addresses in turn, keeping the URL's Host and TLS name."""
     pinned = {**headers, "Host": target.url.netloc.decode("ascii"), "Connection": "close"}

@@ -18,7 +18,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from openfal.toolkit._download import download_bytes, fetch_to_path
 from openfal.toolkit._repository import FileRepository, default_file_name, get_repository
-from openfal.toolkit._urls import InputUrl, check_url
+from openfal.toolkit._urls import InputUrl, check_url, note_own_file
 
 __all__ = ["Audio", "File", "RepositoryArg", "Video"]
 
@@ -88,9 +88,15 @@ class File(BaseModel):
             problem = check_url(value)
             if problem is not None:
                 raise ValueError(problem)
+            note_own_file(value, info)
             file = cls(url=value.strip())
             file._field = info.field_name
             return file
+        if isinstance(value, dict) and isinstance(value.get("url"), str):
+            problem = check_url(value["url"])
+            if problem is not None:
+                raise ValueError(problem)
+            note_own_file(value["url"], info)
         return value
 
     # ------------------------------------------------------------------ making files

@@ -9,21 +9,19 @@ which stores them and answers their public URL.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
 import httpx
 
+from openfal.errors import OpenfalError
 from openfal.toolkit._loop import run_sync
 from openfal.toolkit._repository import FileRepository, request_retention
-
-ENV_UPLOAD_URL = "OPENFAL_UPLOAD_URL"
-ENV_UPLOAD_KEY = "OPENFAL_UPLOAD_KEY"
+from openfal.toolkit._settings import settings
 
 
-class UploadFailed(RuntimeError):
+class UploadFailed(OpenfalError, RuntimeError):
     """The gateway did not take the file."""
 
 
@@ -77,7 +75,7 @@ async def _chunks(f: BinaryIO, size: int = 1024 * 1024) -> AsyncIterator[bytes]:
 
 def gateway_repository(retention: float | None) -> GatewayRepository | None:
     """The repository ``OPENFAL_UPLOAD_URL`` names, if set."""
-    url = os.environ.get(ENV_UPLOAD_URL)
-    if not url:
+    current = settings()
+    if not current.upload_url:
         return None
-    return GatewayRepository(url, os.environ.get(ENV_UPLOAD_KEY) or None, retention)
+    return GatewayRepository(current.upload_url, current.upload_key, retention)

@@ -5,7 +5,8 @@ Repositories by name (``repository=`` of ``File.from_bytes`` and friends):
 - ``"in_memory"``: no storage; the URL is a ``data:`` URI (how apps implement ``sync_mode``).
 - ``None`` or ``"default"`` (and fal's names ``"fal"``, ``"fal_v3"``, ``"cdn"``, ...): the
   platform's storage, chosen from this process's settings by ``default_repository()``:
-  inside a runner, the storage named by ``OPENFAL_STORAGE_URL``, written directly and served as
+  inside a runner (which hands the toolkit its storage with ``use_storage``), the storage
+  named by ``OPENFAL_STORAGE_URL``, written directly and served as
   ``<OPENFAL_PUBLIC_URL>/files/<key>``. Outside one (plain Python, ``openfal run`` without
   those variables) files become ``data:`` URIs, so code that makes files still runs.
 
@@ -27,10 +28,10 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from openfal.clock import now as clock_now
+from openfal.filekeys import new_key
 from openfal.sdk import current_request
-from openfal.storage import new_key
-from openfal.store.clock import now as clock_now
-from openfal.toolkit._loop import run_sync, storage_for
+from openfal.toolkit._loop import has_storage, run_sync, storage_for
 from openfal.toolkit._settings import settings
 
 __all__ = [
@@ -117,7 +118,7 @@ def request_retention(default: float | None) -> float | None:
 def default_repository() -> FileRepository:
     """The platform's storage when this process has one configured, else ``data:`` URIs."""
     s = settings()
-    if s.storage_url and s.public_url:
+    if s.storage_url and s.public_url and has_storage():
         return StorageRepository(s.storage_url, s.public_url, s.file_retention)
     from openfal.toolkit._gateway import gateway_repository  # a worker without shared storage
 

@@ -9,6 +9,8 @@ The worker starts every runner with these environment variables (docs/runner-pro
                          ``<public url>/files/<key>``
 ``OPENFAL_FILE_RETENTION`` seconds a stored output lives (unless the request's
                          ``X-Fal-Object-Lifecycle-Preference`` says otherwise)
+``OPENFAL_UPLOAD_URL``   without a shared storage: a gateway's ``/rest/storage/upload``
+                         that takes the runner's files (``OPENFAL_UPLOAD_KEY``: its key)
 ======================== ==============================================================
 
 and the operator may set, for the gateway and runners alike:
@@ -36,6 +38,8 @@ __all__ = ["ToolkitSettings", "configure", "settings"]
 ENV_STORAGE_URL = "OPENFAL_STORAGE_URL"
 ENV_PUBLIC_URL = "OPENFAL_PUBLIC_URL"
 ENV_FILE_RETENTION = "OPENFAL_FILE_RETENTION"
+ENV_UPLOAD_URL = "OPENFAL_UPLOAD_URL"
+ENV_UPLOAD_KEY = "OPENFAL_UPLOAD_KEY"
 ENV_DOWNLOAD_ALLOW = "OPENFAL_DOWNLOAD_ALLOW"
 ENV_MAX_DOWNLOAD_SIZE = "OPENFAL_MAX_DOWNLOAD_SIZE"
 ENV_DOWNLOAD_DIR = "OPENFAL_DOWNLOAD_DIR"
@@ -50,6 +54,8 @@ class ToolkitSettings:
     storage_url: str | None = None
     public_url: str | None = None
     file_retention: float | None = None  # seconds; None: files do not expire
+    upload_url: str | None = None
+    upload_key: str | None = None
     download_allow: tuple[str, ...] = ()
     max_download_size: int = DEFAULT_MAX_DOWNLOAD_SIZE
     download_dir: Path = Path(tempfile.gettempdir()) / "openfal-downloads"
@@ -64,6 +70,8 @@ class ToolkitSettings:
             storage_url=env.get(ENV_STORAGE_URL) or None,
             public_url=(env.get(ENV_PUBLIC_URL) or "").rstrip("/") or None,
             file_retention=float(retention) if retention else None,
+            upload_url=env.get(ENV_UPLOAD_URL) or None,
+            upload_key=env.get(ENV_UPLOAD_KEY) or None,
             download_allow=_split(env.get(ENV_DOWNLOAD_ALLOW, "")),
             max_download_size=int(size) if size else DEFAULT_MAX_DOWNLOAD_SIZE,
             download_dir=Path(directory) if directory else cls.download_dir,
@@ -75,6 +83,8 @@ class ToolkitSettings:
             ENV_STORAGE_URL: self.storage_url,
             ENV_PUBLIC_URL: self.public_url,
             ENV_FILE_RETENTION: None if self.file_retention is None else repr(self.file_retention),
+            ENV_UPLOAD_URL: self.upload_url,
+            ENV_UPLOAD_KEY: self.upload_key,
             ENV_DOWNLOAD_ALLOW: ",".join(self.download_allow) or None,
             ENV_MAX_DOWNLOAD_SIZE: str(self.max_download_size),
             ENV_DOWNLOAD_DIR: str(self.download_dir),

@@ -22,10 +22,24 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from pydantic import AfterValidator, ValidationInfo
 
-from openfal.storage import InvalidKey, validate_key
+from openfal.filekeys import InvalidKey, validate_key
 from openfal.toolkit._settings import ToolkitSettings, settings
+from openfal.urlguard import UrlGuard, UrlRefused
 
-__all__ = ["FileUrl", "ImageUrl", "InputUrl", "check_url", "own_file_key"]
+__all__ = [
+    "OWN_FILES",
+    "FileUrl",
+    "ImageUrl",
+    "InputUrl",
+    "check_url",
+    "note_own_file",
+    "own_file_key",
+]
+
+# Key of the validation context under which validators list ``(field, storage key)`` of
+# every file of this platform an input names: the gateway checks the submitter may read
+# each one (another owner's private file is a 422 naming the field).
+OWN_FILES = "openfal_own_files"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -114,13 +128,11 @@ def literal_address(host: str) -> IPAddress | None:
 
 
 def _refusal(address: IPAddress, s: ToolkitSettings) -> str | None:
-    from openfal.webhooks.delivery import UrlGuard, WebhookUrlRefused
-
     host = f"[{address}]" if address.version == 6 else str(address)
     try:
         UrlGuard(s.download_allow).check(f"http://{host}/")
-    except WebhookUrlRefused as e:
-        return str(e).removeprefix("webhook URL refused: ")
+    except UrlRefused as e:
+        return e.reason
     return None
 
 
@@ -154,7 +166,15 @@ def validate_url(value: str, info: ValidationInfo) -> InputUrl:
     problem = check_url(value)
     if problem is not None:
         raise ValueError(problem)
+    note_own_file(value, info)
     return InputUrl(value.strip(), info.field_name)
+
+
+def note_own_file(url: str, info: ValidationInfo) -> None:
+    """List ``url`` under ``OWN_FILES`` in the validation context if it is one of our files."""
+    listed = info.context.get(OWN_FILES) if isinstance(info.context, dict) else None
+    if isinstance(listed, list) and (key := own_file_key(url.strip())) is not None:
+        listed.append((info.field_name or "", key))
 
 
 FileUrl = Annotated[str, AfterValidator(validate_url)]

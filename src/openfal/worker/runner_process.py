@@ -10,13 +10,16 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import httpx
 
+from openfal.errors import OpenfalError
 from openfal.metrics import cold_start
+from openfal.worker.link import RunnerLink
 
 log = logging.getLogger("openfal.worker")
 
@@ -28,7 +31,7 @@ class RunnerState(str, enum.Enum):
     DEAD = "DEAD"
 
 
-class RunnerStartError(RuntimeError):
+class RunnerStartError(OpenfalError, RuntimeError):
     """The runner exited or timed out before its first healthy answer."""
 
 
@@ -67,6 +70,8 @@ class RunnerProcess:
     started_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
     exit_code: int | None = None
+    link: RunnerLink | None = None  # the framed connection requests travel on
+    link_path: str = ""  # its Unix socket ("": requests go over HTTP)
     _proc: asyncio.subprocess.Process | None = None
     _exited: asyncio.Event = field(default_factory=asyncio.Event)
     _watcher: asyncio.Task[None] | None = None
@@ -91,6 +96,7 @@ class RunnerProcess:
     async def start(self, http: httpx.AsyncClient, startup_timeout: float) -> None:
         """Spawn the process and return once ``/health`` answers 200."""
         self.port = self.port or free_port(self.host)
+        self.link_path = self.link_path or _link_path(self.id)
         spawned = time.monotonic()
         env = {**os.environ, **self.env, "OPENFAL_RUNNER_ID": self.id, "PYTHONUNBUFFERED": "1"}
         self._proc = await asyncio.create_subprocess_exec(
@@ -102,6 +108,8 @@ class RunnerProcess:
             self.host,
             "--port",
             str(self.port),
+            "--link",
+            self.link_path,
             env=env,
             start_new_session=True,
             preexec_fn=_die_with_parent,
@@ -125,10 +133,17 @@ class RunnerProcess:
             raise RunnerStartError(
                 f"runner for {self.app_id} exited during setup (exit code {self.exit_code})"
             )
+        await self._connect_link()
         self.state = RunnerState.READY
         self.last_used = time.monotonic()
         cold_start(self.app_id, self.last_used - spawned)
         log.info("runner %s for %s ready", self.id, self.app_id)
+
+    async def _connect_link(self) -> None:
+        try:
+            self.link = await RunnerLink.connect(self.link_path)
+        except OSError as e:  # requests go over HTTP instead
+            log.warning("runner %s: no link at %s (%s); using HTTP", self.id, self.link_path, e)
 
     async def _wait_healthy(self, http: httpx.AsyncClient) -> None:
         delay = 0.02
@@ -151,6 +166,10 @@ class RunnerProcess:
                 "runner %s for %s exited with code %s", self.id, self.app_id, self.exit_code
             )
         self.state = RunnerState.DEAD
+        if self.link is not None:
+            await self.link.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.link_path)
         self._exited.set()
 
     async def wait_exited(self) -> None:
@@ -181,6 +200,11 @@ class RunnerProcess:
         # The runner leads its own session: signal the group so the app's children go too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._proc.pid, sig)
+
+
+def _link_path(runner_id: str) -> str:
+    """A Unix socket path short enough for the platform (108 bytes on Linux)."""
+    return os.path.join(tempfile.gettempdir(), f"openfal-{os.getpid()}-{runner_id}.sock")
 
 
 def _bracket(host: str) -> str:

@@ -17,8 +17,8 @@ import httpx
 from openfal.store import AppRecord, RunnerInfo, Store, WorkerInfo
 from openfal.store.housekeeping import housekeeping
 from openfal.worker.gpus import GpuPool
-from openfal.worker.pool import AppPool, PoolContext
 from openfal.worker.runner_process import RunnerState
+from openfal.worker.supervisor import PoolContext, Supervisor
 
 log = logging.getLogger("openfal.worker")
 
@@ -54,13 +54,13 @@ class Worker:
         self.host = self.config.host or socket.gethostname()
         self.id = worker_id or f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.gpus = GpuPool(self.config.gpus)
-        self.pools: dict[str, AppPool] = {}
+        self.pools: dict[str, Supervisor] = {}
         self.draining = False
         self.started_at = time.time()
         self._ctx: PoolContext | None = None
         self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._retiring: dict[AppPool, asyncio.Task[None]] = {}  # replaced pools, draining
+        self._retiring: dict[Supervisor, asyncio.Task[None]] = {}  # replaced pools, draining
 
     async def start(self) -> None:
         self._http = httpx.AsyncClient(
@@ -100,7 +100,7 @@ class Worker:
         old = self.pools.get(app.app_id)
         if old is not None and _same_app(old.app, app):
             return
-        pool = AppPool(app, self._ctx)
+        pool = Supervisor(app, self._ctx)
         self.pools[app.app_id] = pool
         pool.start()
         if old is not None:
@@ -117,7 +117,7 @@ class Worker:
             with contextlib.suppress(Exception):
                 await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
 
-    def _retire(self, pool: AppPool, drain: float) -> None:
+    def _retire(self, pool: Supervisor, drain: float) -> None:
         task = asyncio.create_task(pool.stop(drain=drain))
         self._retiring[pool] = task
         task.add_done_callback(lambda _: self._retiring.pop(pool, None))
@@ -179,7 +179,7 @@ class Worker:
     async def _heartbeat(self) -> None:
         """Renew this worker's record and every runner's slot with its current load."""
         await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
-        owned: dict[str, tuple[AppPool, Any]] = {}
+        owned: dict[str, tuple[Supervisor, Any]] = {}
         infos: list[RunnerInfo] = []
         for pool in [*self.pools.values(), *self._retiring]:
             for runner in pool.runners:

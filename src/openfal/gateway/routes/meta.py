@@ -8,7 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from openfal.gateway.errors import BadRequest
+from openfal.gateway.auth import principal_of
+from openfal.gateway.errors import BadRequest, Forbidden
 from openfal.gateway.ids import parse_endpoint
 from openfal.gateway.routes.common import registry, store
 
@@ -36,12 +37,14 @@ async def health(request: Request) -> Response:
 
 
 async def list_apps(request: Request) -> Response:
+    """The apps; where their code lives on the server's disk is for admins only."""
     apps = await registry(request).all()
+    admin = principal_of(request).admin
     return JSONResponse(
         [
             {
                 "app_id": a.app_id,
-                "source": a.source,
+                "source": a.source if admin else None,
                 "settings": a.settings,
                 "endpoints": sorted("/" + p for p in a.endpoints),
             }
@@ -51,7 +54,10 @@ async def list_apps(request: Request) -> Response:
 
 
 async def list_runners(request: Request) -> Response:
-    """Every live runner in the cluster, from the store's registry (``?app_id=`` filters)."""
+    """Every live runner in the cluster, from the store's registry (``?app_id=`` filters);
+    their internal URLs are for admins only."""
+    if not principal_of(request).admin:
+        raise Forbidden("Listing runners needs an ADMIN key")
     runners = await store(request).list_runners(request.query_params.get("app_id") or None)
     t = time.time()
     return JSONResponse([{**r.to_json(), "uptime": round(t - r.started_at, 3)} for r in runners])

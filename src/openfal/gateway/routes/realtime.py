@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,7 +28,7 @@ from openfal.gateway.ids import EndpointRef, parse_endpoint
 from openfal.gateway.registry import AppRegistry
 from openfal.gateway.tokens import verify_token
 
-__all__ = ["HandshakeLogFilter", "relay"]
+__all__ = ["relay"]
 
 log = logging.getLogger("openfal.gateway")
 
@@ -152,21 +151,3 @@ async def _deny(websocket: WebSocket, exc: GatewayError) -> None:
         )
     except RuntimeError:  # no denial-response extension: accept-less close instead
         await websocket.close(1008, str(exc.detail)[:120])
-
-
-_TOKEN = re.compile(r"(fal_jwt_token=)[^&\s\"]+")
-
-
-class HandshakeLogFilter(logging.Filter):
-    """For uvicorn's logger: tokens in logged websocket URLs become ``…``, and the error
-    uvicorn logs after every refused handshake (it does not count a denial response as
-    one) is dropped; the relay always accepts or refuses."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == "ASGI callable returned without completing handshake.":
-            return False
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN.sub(r"\1…", arg) if isinstance(arg, str) else arg for arg in record.args
-            )
-        return True

@@ -35,11 +35,12 @@ async def wait_done(request: Request, rec: RequestRecord) -> RequestRecord:
     limit = settings(request).run_timeout
     deadline = loop.time() + limit if limit else None
     while True:
-        current = await st.get(rec.id)
-        if current is None:
-            raise GatewayError("Request vanished", headers={"x-fal-request-id": rec.id})
-        if current.is_done:
-            return current
+        try:
+            done = await st.wait_done(rec.id, 1.0 if deadline is None else _left(loop, deadline))
+        except LookupError:
+            raise GatewayError("Request vanished", headers={"x-fal-request-id": rec.id}) from None
+        if done is not None:
+            return done
         if deadline is not None and loop.time() >= deadline:
             await st.cancel(rec.id)
             raise GatewayError(
@@ -56,4 +57,8 @@ async def wait_done(request: Request, rec: RequestRecord) -> RequestRecord:
                 error_type="client_disconnected",
                 headers={"x-fal-request-id": rec.id},
             )
-        await st.wait_for_change(rec.id, 1.0)
+
+
+def _left(loop: asyncio.AbstractEventLoop, deadline: float) -> float:
+    """Seconds to the deadline, at most one (the disconnect check's period)."""
+    return max(0.0, min(1.0, deadline - loop.time()))

@@ -10,6 +10,8 @@ finish to ``<path>/complete?<query>``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,7 +32,6 @@ from openfal.gateway.routes.files import (
     expires_at,
     file_url,
     parse_parts,
-    storage_errors,
     storage_of,
     uploads,
 )
@@ -119,10 +120,7 @@ async def initiate_multipart(request: Request) -> Response:
     cfg = uploads(request)
     key = new_key(name)
     file_expiry = _file_expiry(request)
-    with storage_errors():
-        upload_id = await storage.create_multipart(
-            key, ctype, file_name=name, expires_at=file_expiry
-        )
+    upload_id = await storage.create_multipart(key, ctype, file_name=name, expires_at=file_expiry)
     grant = Grant(
         key=key,
         exp=int(clock_now() + cfg.url_ttl),
@@ -153,6 +151,24 @@ def _grant(request: Request, key: str) -> Grant:
     return grant
 
 
+_uploading: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # key -> (lock, [users])
+
+
+@contextlib.asynccontextmanager
+async def _single_use(key: str) -> AsyncIterator[None]:
+    """Uploads to one key run one at a time in this process, so that the second of two
+    concurrent PUTs sees the first one's file."""
+    lock, users = _uploading.setdefault(key, (asyncio.Lock(), [0]))
+    users[0] += 1
+    try:
+        async with lock:
+            yield
+    finally:
+        users[0] -= 1
+        if not users[0]:
+            del _uploading[key]
+
+
 def _split(request: Request) -> tuple[str, str]:
     """``(key, last segment)`` of a multipart PUT/POST path."""
     key, _, last = request.path_params["key"].rpartition("/")
@@ -166,11 +182,14 @@ async def put(request: Request) -> Response:
     storage = storage_of(request)
     path = request.path_params["key"]
     if "uid" not in request.query_params:
-        with storage_errors():
-            validate_key(path)
+        validate_key(path)
         grant = _grant(request, path)
         check_declared_size(request, storage)
-        with storage_errors():
+        async with _single_use(grant.key):
+            # one use: a stored file is never overwritten through its upload URL (a failed
+            # upload stored nothing, so it may be tried again)
+            if await storage.stat(grant.key) is not None:
+                raise Forbidden("Upload URL was already used")
             await storage.put(
                 grant.key,
                 body_stream(request),
@@ -181,13 +200,11 @@ async def put(request: Request) -> Response:
     key, last = _split(request)
     if not last.isdigit() or len(last) > 5:
         raise NotFound(f"Path {request.url.path} not found")
-    with storage_errors():
-        validate_key(key)
+    validate_key(key)
     grant = _grant(request, key)
     check_declared_size(request, storage)
     number = int(last)
-    with storage_errors():
-        etag = await storage.put_part(key, grant.upload_id, number, body_stream(request))
+    etag = await storage.put_part(key, grant.upload_id, number, body_stream(request))
     return JSONResponse({"partNumber": number, "etag": f'"{etag}"'}, headers={"etag": f'"{etag}"'})
 
 
@@ -197,12 +214,10 @@ async def complete(request: Request) -> Response:
     key, last = _split(request)
     if last != "complete" or "uid" not in request.query_params:
         raise NotFound(f"Path {request.url.path} not found")
-    with storage_errors():
-        validate_key(key)
+    validate_key(key)
     grant = _grant(request, key)
     parts = parse_parts(parse_json_object(await request.body()))
-    with storage_errors():
-        await storage.complete_multipart(key, grant.upload_id, parts)
+    await storage.complete_multipart(key, grant.upload_id, parts)
     return JSONResponse({"file_url": file_url(request, key)})
 
 
@@ -284,8 +299,7 @@ async def upload(request: Request) -> Response:
         ctype = content_type or "application/octet-stream"
         data = body_stream(request)
     key = new_key(name)
-    with storage_errors():
-        info = await storage.put(key, data, content_type=ctype, file_name=name, expires_at=expiry)
+    info = await storage.put(key, data, content_type=ctype, file_name=name, expires_at=expiry)
     await record_file_owner(request, key, request.scope.get("openfal.owner"))
     return JSONResponse(
         {

@@ -1,0 +1,2 @@
+drop(ARGV[1], ARGV[2])
+return 1

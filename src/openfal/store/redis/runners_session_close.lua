@@ -1,0 +1,2 @@
+forget(ARGV[1], ARGV[2])
+return 1

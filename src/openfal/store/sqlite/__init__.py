@@ -1,0 +1,11 @@
+"""The SQLite store (``sqlite:///path``): one file, shareable by processes on one machine."""
+
+from openfal.store.sqlite.store import (
+    COUNT_SQL,
+    EXPIRED_SQL,
+    HEAD_SQL,
+    RANK_SQL,
+    SQLiteStore,
+)
+
+__all__ = ["COUNT_SQL", "EXPIRED_SQL", "HEAD_SQL", "RANK_SQL", "SQLiteStore"]

@@ -1,0 +1,534 @@
+"""SQLite store: one file, shareable by several processes on one machine.
+
+All database work runs on one dedicated thread that owns the connection, so the event
+loop never blocks on disk. The file is in WAL mode: readers never block the writer,
+and every read-then-write runs inside ``BEGIN IMMEDIATE`` so that another process
+sharing the file (a CLI command while the server runs) cannot interleave with it.
+
+Cross-process changes are noticed by polling ``PRAGMA data_version`` while someone in
+this process waits for a change or for work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from openfal.store.apps import AppRecord
+from openfal.store.contract import Store
+from openfal.store.requests import (
+    JSON_FIELDS,
+    LogEntry,
+    RequestRecord,
+    RequestStatus,
+    record_to_row,
+    row_to_record,
+)
+from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
+from openfal.store.sqlite.batch import GroupCommit
+from openfal.store.sqlite.history import HISTORY_SCHEMA, SQLiteHistory
+from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
+from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
+from openfal.store.sqlite.transaction import transaction as _write
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+# Column types of the requests table, one per RequestRecord field.
+_COLUMNS: dict[str, str] = {
+    "seq": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "id": "TEXT NOT NULL UNIQUE",
+    "app_id": "TEXT NOT NULL",
+    "path": "TEXT NOT NULL",
+    "input": "BLOB NOT NULL",
+    "status": "TEXT NOT NULL",
+    "priority": "INTEGER NOT NULL",
+    "mode": "TEXT NOT NULL",
+    "owner": "TEXT",
+    "created_at": "REAL NOT NULL",
+    "started_at": "REAL",
+    "completed_at": "REAL",
+    "start_deadline": "REAL",
+    "webhook_url": "TEXT",
+    "hint": "TEXT",
+    "headers": "TEXT",
+    "attempts": "INTEGER NOT NULL DEFAULT 0",
+    "worker_id": "TEXT",
+    "lease_expires": "REAL",
+    "cancel_requested": "INTEGER NOT NULL DEFAULT 0",
+    "progress": "TEXT",
+    "status_code": "INTEGER",
+    "result": "BLOB",
+    "result_headers": "TEXT",
+    "error": "TEXT",
+    "error_type": "TEXT",
+    "metrics": "TEXT",
+}
+if set(_COLUMNS) != {f.name for f in fields(RequestRecord)}:  # pragma: no cover
+    raise RuntimeError("openfal.store.sqlite: requests columns out of sync with RequestRecord")
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS requests ("
+    + ", ".join(f"{name} {decl}" for name, decl in _COLUMNS.items())
+    + ")",
+    # claim (_pop_next), queue_position (_queue_rank) and counts: index range scans
+    "CREATE INDEX IF NOT EXISTS requests_queue ON requests (app_id, status, priority, seq)",
+    "CREATE INDEX IF NOT EXISTS requests_lease ON requests (status, lease_expires)",
+    "CREATE INDEX IF NOT EXISTS requests_completed ON requests (status, completed_at)",
+    "CREATE INDEX IF NOT EXISTS requests_created ON requests (created_at, seq)",
+    "CREATE INDEX IF NOT EXISTS requests_owner ON requests (owner, created_at, seq)",
+    "CREATE TABLE IF NOT EXISTS logs (request_id TEXT NOT NULL, idx INTEGER NOT NULL,"
+    " entry TEXT NOT NULL, PRIMARY KEY (request_id, idx)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS events (request_id TEXT NOT NULL, idx INTEGER NOT NULL,"
+    " data BLOB NOT NULL, PRIMARY KEY (request_id, idx)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS apps (app_id TEXT PRIMARY KEY, source TEXT NOT NULL,"
+    " settings TEXT NOT NULL, endpoints TEXT NOT NULL, registered_at REAL NOT NULL)",
+    *AUTH_SCHEMA,
+    *OUTBOX_SCHEMA,
+    *HISTORY_SCHEMA,
+]
+
+HEAD_SQL = (
+    "SELECT priority, seq FROM requests WHERE app_id = ? AND status = 'IN_QUEUE'"
+    " ORDER BY priority, seq LIMIT 1"
+)
+RANK_SQL = (
+    "SELECT COUNT(*) FROM requests WHERE app_id = ? AND status = 'IN_QUEUE'"
+    " AND (priority, seq) < (?, ?)"
+)
+COUNT_SQL = "SELECT COUNT(*) FROM requests WHERE app_id = ? AND status = ?"
+EXPIRED_SQL = (
+    "SELECT * FROM requests WHERE status = 'IN_PROGRESS' AND lease_expires < ? ORDER BY seq"
+)
+_COMPLETED_BEFORE = "SELECT id FROM requests WHERE status = 'COMPLETED' AND completed_at < ?"
+
+
+def _encode(name: str, value: Any) -> Any:
+    """A RequestRecord field value as stored in its column."""
+    if name not in _COLUMNS:
+        raise KeyError(f"unknown request field {name!r}")
+    if name == "status":
+        return RequestStatus(value).value
+    if name in JSON_FIELDS:
+        return json.dumps(value) if value is not None else None
+    if name in ("priority", "cancel_requested"):
+        return int(value)
+    return value
+
+
+def _record(row: sqlite3.Row | None) -> RequestRecord | None:
+    return row_to_record(dict(row)) if row is not None else None
+
+
+def _first(rows: list[sqlite3.Row]) -> RequestRecord | None:
+    return row_to_record(dict(rows[0])) if rows else None
+
+
+class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteHistory, Store):
+    """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
+
+    def __init__(self, path: str, *, poll_interval: float = 0.2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self.poll_interval = poll_interval
+        self._executor: ThreadPoolExecutor | None = None
+        self._closed = False
+        self._waiters = 0
+        self._watcher: asyncio.Task[None] | None = None
+        # only touched on the executor thread:
+        self._conn: sqlite3.Connection | None = None
+        self._data_version: int | None = None
+        self._group = GroupCommit(self._with_conn)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        self._closed = False
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openfal-sqlite")
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
+
+    async def close(self) -> None:
+        self._closed = True
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.wait([watcher])
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
+        finally:
+            executor.shutdown(wait=True)
+
+    def _connect(self) -> None:
+        if self._conn is not None:
+            return
+        path, uri = self.path or ":memory:", self.path.startswith("file:")
+        if not uri and path != ":memory:":
+            path = str(Path(path).expanduser())
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, uri=uri)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            _write(conn, self._create_schema)
+            self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    @staticmethod
+    def _create_schema(conn: sqlite3.Connection) -> None:
+        for statement in _SCHEMA + RUNNER_SCHEMA:
+            conn.execute(statement)
+        # a file from an older version: add the columns it lacks
+        have = {row["name"] for row in conn.execute("PRAGMA table_info(requests)")}
+        for name, decl in _COLUMNS.items():
+            if name not in have:
+                conn.execute(f"ALTER TABLE requests ADD COLUMN {name} {decl.split()[0]}")
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn(connection)`` on the database thread."""
+        if self._executor is None:
+            if self._closed:
+                raise RuntimeError("the SQLite store is closed")
+            await self.open()
+        assert self._executor is not None
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._with_conn, fn)
+
+    async def _transact(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn(connection)`` as one write of this tick's group commit."""
+        if self._executor is None:
+            if self._closed:
+                raise RuntimeError("the SQLite store is closed")
+            await self.open()
+        assert self._executor is not None
+        return await self._group.write(self._executor, fn)
+
+    def _with_conn(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._conn is None:
+            raise RuntimeError("the SQLite store is not open")
+        return fn(self._conn)
+
+    # ------------------------------------------------------------------ waiting
+    #
+    # Reads run on another thread, so a change can be notified while a caller's read
+    # is in flight, before it waits. Reads therefore make sure an event exists first:
+    # such a change sets it, and the wait that follows returns at once.
+
+    def _arm(self, request_id: str) -> object | None:
+        if request_id in self._changed:
+            return None
+        ev = self._changed[request_id] = asyncio.Event()
+        return ev
+
+    def _disarm(self, request_id: str, token: object) -> None:
+        ev = self._changed.get(request_id)
+        if ev is token and ev is not None and not ev.is_set():
+            del self._changed[request_id]
+
+    async def _wait_change(self, request_id: str, timeout: float) -> bool:
+        self._waiters += 1
+        try:
+            self._watch_other_processes()
+            return await super()._wait_change(request_id, timeout)
+        finally:
+            self._waiters -= 1
+
+    async def _wait_work(self, timeout: float) -> None:
+        self._waiters += 1
+        try:
+            self._watch_other_processes()
+            await super()._wait_work(timeout)
+        finally:
+            self._waiters -= 1
+
+    async def _await_done(self, fut: asyncio.Future[Any], timeout: float) -> None:
+        self._waiters += 1
+        try:
+            self._watch_other_processes()
+            await super()._await_done(fut, timeout)
+        finally:
+            self._waiters -= 1
+
+    def _watch_other_processes(self) -> None:
+        if self._watcher is None and self.poll_interval > 0 and not self._closed:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """While someone waits, wake every waiter when another connection commits."""
+        try:
+            while self._waiters > 0:
+                await asyncio.sleep(self.poll_interval)
+                try:
+                    changed = await self._run(self._external_change)
+                except Exception:
+                    log.exception("polling %s for changes failed", self.path)
+                    continue
+                if changed:
+                    for request_id in list(self._changed):
+                        self._notify(request_id)
+                    self._notify_work()
+                    self._wake_done()
+        finally:
+            if self._watcher is asyncio.current_task():
+                self._watcher = None
+
+    def _external_change(self, conn: sqlite3.Connection) -> bool:
+        version: int = conn.execute("PRAGMA data_version").fetchone()[0]
+        changed = self._data_version is not None and version != self._data_version
+        self._data_version = version
+        return changed
+
+    # ------------------------------------------------------------------ requests
+
+    async def _insert(self, rec: RequestRecord) -> RequestRecord:
+        row = record_to_row(rec)
+        del row["seq"]
+        names = list(row)
+        values = [_encode(name, getattr(rec, name)) for name in names]
+        sql = (
+            f"INSERT INTO requests ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+            " RETURNING *"
+        )
+
+        def op(conn: sqlite3.Connection) -> RequestRecord:
+            try:
+                # fetchall: a RETURNING statement is done (and committed) once fully read
+                found = _first(conn.execute(sql, values).fetchall())
+            except sqlite3.IntegrityError as e:
+                raise ValueError(f"request {rec.id!r} already exists") from e
+            assert found is not None
+            return found
+
+        return await self._transact(op)
+
+    async def _get(self, request_id: str) -> RequestRecord | None:
+        return await self._run(
+            lambda conn: _record(
+                conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+            )
+        )
+
+    async def _update(
+        self,
+        request_id: str,
+        expect_status: set[RequestStatus],
+        changes: dict[str, Any],
+        *,
+        worker_id: str | None = None,
+        lease_before: float | None = None,
+    ) -> RequestRecord | None:
+        statuses = [RequestStatus(s).value for s in expect_status]
+        where = f"id = ? AND status IN ({', '.join('?' * len(statuses))})"
+        params: list[Any] = [request_id, *statuses]
+        if worker_id is not None:
+            where += " AND worker_id = ?"
+            params.append(worker_id)
+        if lease_before is not None:
+            where += " AND lease_expires < ?"
+            params.append(lease_before)
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        values = [_encode(name, value) for name, value in changes.items()]
+
+        def tx(conn: sqlite3.Connection) -> RequestRecord | None:
+            if not changes:
+                return _record(
+                    conn.execute(f"SELECT * FROM requests WHERE {where}", params).fetchone()
+                )
+            rec = _first(
+                conn.execute(
+                    f"UPDATE requests SET {assignments} WHERE {where} RETURNING *",
+                    [*values, *params],
+                ).fetchall()
+            )
+            if rec is None:
+                return None
+            if changes.get("status") == RequestStatus.IN_QUEUE:  # requeued: streams afresh
+                conn.execute("DELETE FROM events WHERE request_id = ?", (request_id,))
+            return rec
+
+        return await self._transact(tx)
+
+    async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
+        if self._work is None:  # see "waiting": a request queued meanwhile is not missed
+            self._work = asyncio.Event()
+        apps = list(dict.fromkeys(app_ids))
+        assignments = "".join(f"{name} = ?, " for name in changes)
+        values = [_encode(name, value) for name, value in changes.items()]
+
+        def head(conn: sqlite3.Connection) -> int | None:
+            best: tuple[int, int] | None = None
+            for app_id in apps:
+                row = conn.execute(HEAD_SQL, (app_id,)).fetchone()
+                if row is not None and (best is None or (row[0], row[1]) < best):
+                    best = (row[0], row[1])
+            return best[1] if best is not None else None
+
+        def tx(conn: sqlite3.Connection) -> RequestRecord | None:
+            seq = head(conn)
+            if seq is None:
+                return None
+            return _first(
+                conn.execute(
+                    f"UPDATE requests SET {assignments}attempts = attempts + 1 WHERE seq = ?"
+                    " RETURNING *",
+                    [*values, seq],
+                ).fetchall()
+            )
+
+        # look without the write lock first: an empty queue costs no lock
+        if await self._run(head) is None:
+            return None
+        return await self._transact(tx)
+
+    async def _queue_rank(self, rec: RequestRecord) -> int:
+        args = (rec.app_id, int(rec.priority), rec.seq)
+        return await self._run(lambda conn: int(conn.execute(RANK_SQL, args).fetchone()[0]))
+
+    async def _count(self, app_id: str, status: RequestStatus) -> int:
+        args = (app_id, RequestStatus(status).value)
+        return await self._run(lambda conn: int(conn.execute(COUNT_SQL, args).fetchone()[0]))
+
+    async def _expired_leases(self, t: float) -> list[RequestRecord]:
+        return await self._run(
+            lambda conn: [row_to_record(dict(r)) for r in conn.execute(EXPIRED_SQL, (t,))]
+        )
+
+    async def _list(
+        self, app_id: str | None, status: RequestStatus | None, owner: str | None, limit: int
+    ) -> list[RequestRecord]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, value in (("app_id", app_id), ("status", status), ("owner", owner)):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(_encode(column, value))
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = f"SELECT * FROM requests {where} ORDER BY created_at DESC, seq DESC LIMIT ?"
+        params.append(max(limit, 0))
+        return await self._run(
+            lambda conn: [row_to_record(dict(r)) for r in conn.execute(sql, params)]
+        )
+
+    async def _delete_completed_before(self, t: float) -> int:
+        def tx(conn: sqlite3.Connection) -> list[str]:
+            ids = [row[0] for row in conn.execute(_COMPLETED_BEFORE, (t,))]
+            if ids:
+                for table in ("logs", "events"):
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE request_id IN ({_COMPLETED_BEFORE})", (t,)
+                    )
+                conn.execute(f"DELETE FROM requests WHERE id IN ({_COMPLETED_BEFORE})", (t,))
+            return ids
+
+        ids = await self._transact(tx)
+        for request_id in ids:
+            self._changed.pop(request_id, None)
+        return len(ids)
+
+    # ------------------------------------------------------------------ logs and events
+
+    async def _append_rows(
+        self, table: str, column: str, request_id: str, values: Iterable[Any]
+    ) -> None:
+        items = list(values)
+
+        def tx(conn: sqlite3.Connection) -> None:
+            start = conn.execute(
+                f"SELECT COALESCE(MAX(idx) + 1, 0) FROM {table} WHERE request_id = ?",
+                (request_id,),
+            ).fetchone()[0]
+            conn.executemany(
+                f"INSERT INTO {table} (request_id, idx, {column}) VALUES (?, ?, ?)",
+                [(request_id, start + i, value) for i, value in enumerate(items)],
+            )
+
+        await self._transact(tx)
+
+    async def _get_rows(self, table: str, column: str, request_id: str, since: int) -> list[Any]:
+        sql = f"SELECT {column} FROM {table} WHERE request_id = ? AND idx >= ? ORDER BY idx"
+        return await self._run(
+            lambda conn: [row[0] for row in conn.execute(sql, (request_id, max(since, 0)))]
+        )
+
+    async def _append_logs(self, request_id: str, entries: list[LogEntry]) -> None:
+        await self._append_rows(
+            "logs", "entry", request_id, (json.dumps(e.to_json()) for e in entries)
+        )
+
+    async def _get_logs(self, request_id: str, since: int) -> list[LogEntry]:
+        rows = await self._get_rows("logs", "entry", request_id, since)
+        return [LogEntry(**json.loads(row)) for row in rows]
+
+    async def _append_event(self, request_id: str, data: bytes) -> None:
+        await self._append_rows("events", "data", request_id, [bytes(data)])
+
+    async def _get_events(self, request_id: str, since: int) -> list[bytes]:
+        rows = await self._get_rows("events", "data", request_id, since)
+        return [bytes(row) for row in rows]
+
+    # ------------------------------------------------------------------ apps
+
+    async def _put_app(self, app: AppRecord) -> None:
+        values = (
+            app.app_id,
+            app.source,
+            json.dumps(app.settings),
+            json.dumps(app.endpoints),
+            app.registered_at,
+        )
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO apps (app_id, source, settings, endpoints, registered_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                values,
+            )
+
+        await self._run(op)
+
+    async def _get_app(self, app_id: str) -> AppRecord | None:
+        row = await self._run(
+            lambda conn: conn.execute("SELECT * FROM apps WHERE app_id = ?", (app_id,)).fetchone()
+        )
+        return _app(row) if row is not None else None
+
+    async def _list_apps(self) -> list[AppRecord]:
+        rows = await self._run(
+            lambda conn: conn.execute("SELECT * FROM apps ORDER BY app_id").fetchall()
+        )
+        return [_app(row) for row in rows]
+
+    async def _delete_app(self, app_id: str) -> bool:
+        return await self._run(
+            lambda conn: conn.execute("DELETE FROM apps WHERE app_id = ?", (app_id,)).rowcount > 0
+        )
+
+
+def _app(row: sqlite3.Row) -> AppRecord:
+    return AppRecord(
+        app_id=row["app_id"],
+        source=row["source"],
+        settings=json.loads(row["settings"]),
+        endpoints=json.loads(row["endpoints"]),
+        registered_at=row["registered_at"],
+    )
