@@ -159,6 +159,12 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         help="seconds SIGTERM waits for in-flight requests before requeueing them "
         "(default: as long as they take)",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this worker's Prometheus metrics on http://METRICS_HOST:PORT/metrics",
+    )
+    p.add_argument("--metrics-host", help="address of --metrics-port (default 127.0.0.1)")
     add_security_args(p, limits=False)
 
     for name, what in (("workers", "workers"),):  # runners: see deploy_cmds

@@ -143,12 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = reqs.add_parser(
         "list",
         help="newest requests first",
-        epilog="example: openfal requests list --app openfal/echo --limit 5",
+        epilog="example: openfal requests list --app openfal/echo --since 2h --json",
     )
     _store_args(p)
     p.add_argument("--app", dest="app_id")
     p.add_argument("--status", choices=["IN_QUEUE", "IN_PROGRESS", "COMPLETED"])
+    p.add_argument("--owner", help="only this user's requests")
+    p.add_argument("--since", help="created at or after: ISO 8601, epoch seconds or an age (2h)")
+    p.add_argument("--until", help="created before: ISO 8601, epoch seconds or an age")
+    p.add_argument("--cursor", help="the next page (printed after a full page)")
     p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true", help="print {items, next_cursor} as JSON")
     for name, help_text in (
         ("show", "one request as JSON"),
         ("logs", "a request's logs"),

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum, IntEnum
 from typing import Any
 
+from openfal.metrics import request_finished, request_started
 from openfal.store.clock import now
 from openfal.store.outbox import OutboxStore
 from openfal.store.waiting import Waiting
@@ -305,6 +306,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
                     error_type="request_timeout",
                 )
                 continue
+            request_started(rec)
             self._notify(rec.id)
             return rec
 
@@ -552,6 +554,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
             request_id, expected, changes, worker_id=worker_id, lease_before=lease_before
         )
         if done is not None:
+            request_finished(done)
             self._notify(request_id)
             self._completed(done)
             if done.webhook_url:

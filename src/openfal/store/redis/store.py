@@ -86,6 +86,7 @@ from openfal.store.apps import AppRecord
 from openfal.store.contract import Store
 from openfal.store.redis.auth import RedisAuth
 from openfal.store.redis.deploy import RedisDeploy
+from openfal.store.redis.history import RedisHistory
 from openfal.store.redis.outbox import RedisOutbox
 from openfal.store.redis.runners import RedisRunners
 from openfal.store.redis.scripts import lua
@@ -518,7 +519,7 @@ class _Hub:
 # ---------------------------------------------------------------------- the store
 
 
-class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, Store):
+class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory, Store):
     """A :class:`Store` in Redis (``redis://host:port/db``), shared by many processes.
 
     ``prefix`` namespaces every key and channel; ``list_scan_limit`` bounds how many

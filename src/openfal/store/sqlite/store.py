@@ -35,6 +35,7 @@ from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
 from openfal.store.sqlite.batch import GroupCommit
 from openfal.store.sqlite.checkpoint import Checkpointer
 from openfal.store.sqlite.deploy import SQLiteDeploy
+from openfal.store.sqlite.history import HISTORY_SCHEMA, SQLiteHistory
 from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
 from openfal.store.sqlite.transaction import transaction as _write
@@ -94,6 +95,7 @@ _SCHEMA = [
     " settings TEXT NOT NULL, endpoints TEXT NOT NULL, registered_at REAL NOT NULL)",
     *AUTH_SCHEMA,
     *OUTBOX_SCHEMA,
+    *HISTORY_SCHEMA,
 ]
 
 HEAD_SQL = (
@@ -144,7 +146,7 @@ def _first(rows: list[sqlite3.Row]) -> RequestRecord | None:
     return row_to_record(dict(rows[0])) if rows else None
 
 
-class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, Store):
+class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteHistory, Store):
     """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
 
     def __init__(self, path: str, *, poll_interval: float = 0.2, **kwargs: Any) -> None:
