@@ -34,6 +34,9 @@ tree (modules in brackets; a class marked ``+ValueError`` is also that builtin):
     ├── RunnerProtocolError [worker.frames]  a runner broke the wire protocol
     ├── UploadFailed [toolkit]            a runner's upload through a gateway failed
     ├── DuplicateRequest [runner]         a request id the runner is already running
+    ├── QueryError +ValueError [gateway.history]  a bad history query
+    ├── deploy: SourceError +ValueError, SecretError +ValueError, BuildError, RolloutFailed,
+    │   AdminError (the admin client's)   app revisions, environments, secrets
     └── (app side, openfal.sdk) AppException (+ FieldException 422), RequestCancelled,
         AppDefinitionError, AppLoadError
 

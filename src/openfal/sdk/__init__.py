@@ -23,7 +23,7 @@ from openfal.sdk._exceptions import (
 )
 from openfal.sdk._loader import load_app
 from openfal.sdk._settings import DEFAULTS as SETTING_DEFAULTS
-from openfal.sdk._settings import UnknownSettingWarning
+from openfal.sdk._settings import UnknownSettingWarning, app_id_for
 
 __all__ = [
     "SETTING_DEFAULTS",
@@ -38,6 +38,7 @@ __all__ = [
     "RequestCancelled",
     "RequestContext",
     "UnknownSettingWarning",
+    "app_id_for",
     "bind_request",
     "collect_endpoints",
     "current_request",
