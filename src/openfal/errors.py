@@ -34,6 +34,8 @@ tree (modules in brackets; a class marked ``+ValueError`` is also that builtin):
     ├── RunnerProtocolError [worker.frames]  a runner broke the wire protocol
     ├── UploadFailed [toolkit]            a runner's upload through a gateway failed
     ├── DuplicateRequest [runner]         a request id the runner is already running
+    ├── deploy (openfal.deploy): SourceError +ValueError 400 [source], BuildError [envs],
+    │   SecretError +ValueError 400 [secrets], RolloutFailed [rollout], AdminError [client]
     └── (app side, openfal.sdk) AppException (+ FieldException 422), RequestCancelled,
         AppDefinitionError, AppLoadError
 

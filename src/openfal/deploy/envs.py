@@ -21,12 +21,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO
 
+from openfal.errors import OpenfalError
+
 Log = Callable[[str], Awaitable[None]]
 
 LAYER_FILE = "_openfal_layer.pth"
 
 
-class BuildError(RuntimeError):
+class BuildError(OpenfalError):
     """The environment could not be built; the message ends with the installer's output."""
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from openfal.deploy.envs import BuildError, Environments
 from openfal.deploy.secrets import ENV_NAMES, Redactor, SecretBox, SecretError
 from openfal.deploy.source import SourceError, unpack
+from openfal.errors import OpenfalError
 from openfal.store import AppRecord, LogEntry, RequestStatus, Store
 from openfal.store.deploy import Deployment, Revision, RevisionState
 from openfal.worker.launch import Launch
@@ -51,8 +52,8 @@ def revision_of(app: AppRecord) -> str | None:
     return app.source.removeprefix(REV_PREFIX) if app.source.startswith(REV_PREFIX) else None
 
 
-class RolloutFailed(RuntimeError):
-    pass
+class RolloutFailed(OpenfalError):
+    """A revision's app did not load or its runners did not start."""
 
 
 class Deployer:
