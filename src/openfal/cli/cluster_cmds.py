@@ -150,8 +150,8 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
     p.add_argument(
         "--cancel-grace",
         type=float,
-        help="seconds a runner gets to stop a cancelled request; after that it is restarted "
-        "only if /health stops answering (a step in progress may finish; default 1)",
+        help="seconds a runner gets to stop a cancelled request before it is restarted; an app "
+        "that reports progress may finish its step while /health answers (default 1)",
     )
     p.add_argument(
         "--drain-timeout",
@@ -159,6 +159,12 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         help="seconds SIGTERM waits for in-flight requests before requeueing them "
         "(default: as long as they take)",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this worker's Prometheus metrics on http://METRICS_HOST:PORT/metrics",
+    )
+    p.add_argument("--metrics-host", help="address of --metrics-port (default 127.0.0.1)")
     add_security_args(p, limits=False)
 
     for name, what in (("workers", "workers"),):  # runners: see deploy_cmds

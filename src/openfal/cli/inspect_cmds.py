@@ -7,16 +7,20 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
-from openfal.store import RequestRecord, RequestStatus, Store
+from openfal.gateway import history
+from openfal.store import RequestRecord, Store
+from openfal.store.history import HistoryQuery
 
-console = Console()
+# ids are what these tables are for: never squeeze them into a pipe's 80 columns
+console = Console() if sys.stdout.isatty() else Console(width=220)
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -47,20 +51,30 @@ def _time(t: float | None) -> str:
 
 
 async def requests_list(store: Store, args: argparse.Namespace) -> int:
-    status = RequestStatus(args.status) if args.status else None
+    try:
+        query = _history_query(args)
+    except history.QueryError as e:
+        console.print(f"[red]{e}[/red]")
+        return 2
+    page = await store.history(query)
+    if args.json:
+        items = [history.summary(rec) for rec in page.items]
+        shown = {"items": items, "next_cursor": history.encode_cursor(page.next)}
+        sys.stdout.write(json.dumps(shown, indent=2) + "\n")
+        return 0
     table = Table(
-        "request id",
+        Column("request id", no_wrap=True, min_width=36),
         "app",
         "path",
         "mode",
         "status",
         "code",
-        "created (UTC)",
+        Column("created (UTC)", no_wrap=True),
         "attempts",
         "error type",
         "owner",
     )
-    for rec in await store.list_requests(app_id=args.app_id, status=status, limit=args.limit):
+    for rec in page.items:
         table.add_row(
             rec.id,
             rec.app_id,
@@ -74,7 +88,22 @@ async def requests_list(store: Store, args: argparse.Namespace) -> int:
             rec.owner or "-",
         )
     console.print(table)
+    if page.next is not None:
+        console.print(f"more: --cursor {history.encode_cursor(page.next)}")
     return 0
+
+
+def _history_query(args: argparse.Namespace) -> HistoryQuery:
+    t = time.time()
+    return HistoryQuery(
+        app_id=args.app_id,
+        status=history.parse_status(args.status) if args.status else None,
+        owner=args.owner,
+        since=history.parse_time("--since", args.since, t) if args.since else None,
+        until=history.parse_time("--until", args.until, t) if args.until else None,
+        before=history.decode_cursor(args.cursor) if args.cursor else None,
+        limit=args.limit,
+    )
 
 
 def record_json(rec: RequestRecord) -> dict[str, Any]:

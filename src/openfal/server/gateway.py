@@ -144,5 +144,5 @@ async def gateway_main(settings: Settings) -> None:
 
 
 def run_gateway(settings: Settings) -> None:
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     run_async(gateway_main(settings))

@@ -103,5 +103,5 @@ async def serve(settings: Settings) -> None:
 
 
 def run(settings: Settings) -> None:
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     run_async(serve(settings))

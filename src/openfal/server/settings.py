@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     cancel_grace: float = Field(1.0, ge=0)
     retention: float = Field(3600.0, gt=0)
     max_attempts: int = Field(3, ge=1)
-    max_body_size: int = Field(64 * 1024 * 1024, gt=0)
+    max_body_size: int = Field(32 * 1024 * 1024, gt=0)  # benchmarks/large_body.py
     drain_timeout: float = Field(math.inf, ge=0)
     housekeeping_interval: float = Field(1.0, gt=0)
     # --- files
@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     # together (a receiver was down) do not all come back at the same moment
     webhook_retry_jitter: float = Field(0.2, ge=0, lt=1)
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line
+    # --- metrics (worker): its own /metrics listener; gateways serve /metrics on their port
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @classmethod
     def settings_customise_sources(

@@ -21,6 +21,8 @@ from openfal import toolkit
 from openfal.apps import runner_env as apps_runner_env
 from openfal.deploy.rollout import REV_PREFIX, Deployer
 from openfal.deploy.wiring import make_deployer, worker_hooks
+from openfal.metrics.listener import serve_metrics
+from openfal.metrics.store_timing import instrument
 from openfal.server.apps import BUILTIN_APPS, app_record, installed, resolve_ref
 from openfal.server.runtime import run_async, setup_logging
 from openfal.server.secrets import load_secrets
@@ -170,6 +172,7 @@ async def worker_main(settings: Settings) -> None:
     )
     await store.open()
     deployer = make_deployer(store, None)
+    instrument(store)
     worker = build_worker(settings, store, embedded=False, deployer=deployer)
     stopping = asyncio.Event()
     signals = 0
@@ -188,6 +191,7 @@ async def worker_main(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     watcher_task: asyncio.Task[None] | None = None
+    metrics_server: asyncio.Server | None = None
     secrets = await load_secrets(settings, store, shared=True)
     sender = await start_sender(store, settings, secrets.webhook)
     try:
@@ -201,6 +205,10 @@ async def worker_main(settings: Settings) -> None:
             log.info("app %s (%s)", record.app_id, ref)
         watcher = AppWatcher(worker, store, listed, settings.only_listed)
         watcher_task = asyncio.create_task(watcher.run(settings.app_refresh))
+        if settings.metrics_port is not None:
+            metrics_server = await serve_metrics(
+                store, worker.id, settings.metrics_host, settings.metrics_port
+            )
         log.info(
             "openfal worker %s on %s (store %s, GPUs %s)",
             worker.id,
@@ -210,6 +218,8 @@ async def worker_main(settings: Settings) -> None:
         )
         await stopping.wait()
     finally:
+        if metrics_server is not None:
+            metrics_server.close()
         if watcher_task is not None:
             watcher_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -222,5 +232,5 @@ async def worker_main(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     run_async(worker_main(settings))

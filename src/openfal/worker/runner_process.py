@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from openfal.errors import OpenfalError
+from openfal.metrics import cold_start
 from openfal.worker.link import RunnerLink
 
 log = logging.getLogger("openfal.worker")
@@ -101,6 +102,7 @@ class RunnerProcess:
         """Spawn the process and return once ``/health`` answers 200."""
         self.port = self.port or free_port(self.host)
         self.link_path = self.link_path or _link_path(self.id)
+        spawned = time.monotonic()
         env = {**os.environ, **self.env, "OPENFAL_RUNNER_ID": self.id, "PYTHONUNBUFFERED": "1"}
         piped = asyncio.subprocess.PIPE if self.on_output is not None else None
         self._proc = await asyncio.create_subprocess_exec(
@@ -147,6 +149,7 @@ class RunnerProcess:
         await self._connect_link()
         self.state = RunnerState.READY
         self.last_used = time.monotonic()
+        cold_start(self.app_id, self.last_used - spawned)
         log.info("runner %s for %s ready", self.id, self.app_id)
 
     async def _connect_link(self) -> None:

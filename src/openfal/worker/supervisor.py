@@ -37,6 +37,7 @@ log = logging.getLogger("openfal.worker")
 
 MAX_START_FAILURES = 3  # consecutive failed starts before queued requests are failed
 RESCALE_EVERY = 0.05  # seconds between two scaling decisions, at least
+IDLE_TICK = 2.0  # seconds between scaling decisions of a settled app (work wakes it sooner)
 
 
 @dataclass(frozen=True)
@@ -246,16 +247,20 @@ class Supervisor:
     async def _scale_loop(self) -> None:
         while self.accepting:
             started = time.monotonic()
+            wait = self.tick
             try:
-                await self.rescale()
+                wait = await self.rescale()
             except Exception as e:  # the store may be restarting: try again next tick
                 log.warning("scaling %s failed: %s: %s", self.app_id, type(e).__name__, e)
-            await self.store.wait_for_work(self.tick)
+            await self.store.wait_for_work(wait, [self.app_id])
             # a burst of submits wakes this loop once per request: decide at most every
             # RESCALE_EVERY seconds (each decision reads the store three times)
             await asyncio.sleep(max(0.0, started + RESCALE_EVERY - time.monotonic()))
 
-    async def rescale(self) -> None:
+    async def rescale(self) -> float:
+        """Start or stop runners for the demand now; returns how long the next decision
+        can wait unless work arrives: a tick while anything is pending, longer when the
+        app is settled (nothing queued or running, every runner ready, none due to stop)."""
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
         depth = await self.store.queue_depth(self.app_id)
         busy = await self.store.in_progress(self.app_id)  # anywhere in the cluster
@@ -276,6 +281,23 @@ class Supervisor:
             self._pending_since = None
         if sum(r.state is not SlotState.STOPPING for r in cluster) > needed:
             await self._scale_down(needed)
+        demand = depth + busy + remote.total + local
+        settled = demand == 0 and len(cluster) == needed
+        if not settled or any(r.state is not SlotState.READY for r in cluster):
+            return self.tick
+        return self._until_idle_stop(needed, len(cluster))
+
+    def _until_idle_stop(self, needed: int, running: int) -> float:
+        """Seconds until the first idle runner of this worker outlives keep_alive (when
+        fewer would do), at least a tick and at most IDLE_TICK."""
+        if running <= needed:
+            return IDLE_TICK
+        t = time.monotonic()
+        due = min(
+            (r.last_used + self.scaling.keep_alive - t for r in self.runners if self.load(r) == 0),
+            default=IDLE_TICK,
+        )
+        return min(IDLE_TICK, max(self.tick, due))
 
     def _scale_up_allowed(self, depth: int, cluster: list[RunnerInfo]) -> bool:
         t = time.monotonic()
