@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from openfal.errors import OpenfalError
-from openfal.sdk._settings import app_id_for
+from openfal.sdk import app_id_for
 
 MAX_SOURCE = 64 * 1024 * 1024  # bytes of packed source a deploy may send
 _SKIP = {"__pycache__", ".git", ".venv", "node_modules", ".mypy_cache", ".pytest_cache"}
