@@ -35,8 +35,8 @@ tree (modules in brackets; a class marked ``+ValueError`` is also that builtin):
     ├── UploadFailed [toolkit]            a runner's upload through a gateway failed
     ├── DuplicateRequest [runner]         a request id the runner is already running
     ├── QueryError +ValueError [gateway.history]  a bad history query
-    ├── deploy: SourceError +ValueError, SecretError +ValueError, BuildError, RolloutFailed,
-    │   AdminError (the admin client's)   app revisions, environments, secrets
+    ├── deploy (openfal.deploy): SourceError +ValueError 400 [source], BuildError [envs],
+    │   SecretError +ValueError 400 [secrets], RolloutFailed [rollout], AdminError [client]
     └── (app side, openfal.sdk) AppException (+ FieldException 422), RequestCancelled,
         AppDefinitionError, AppLoadError
 

@@ -28,7 +28,7 @@ Log = Callable[[str], Awaitable[None]]
 LAYER_FILE = "_openfal_layer.pth"
 
 
-class BuildError(OpenfalError, RuntimeError):
+class BuildError(OpenfalError):
     """The environment could not be built; the message ends with the installer's output."""
 
 

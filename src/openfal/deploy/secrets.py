@@ -27,6 +27,9 @@ _RESERVED = ("OPENFAL_", "FAL_", "PYTHON", "PATH", "LD_", "HOME")
 class SecretError(OpenfalError, ValueError):
     """A bad secret name or value, or a key that cannot decrypt what the store holds."""
 
+    status_code = 400
+    error_type = "bad_request"
+
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):

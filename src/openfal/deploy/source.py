@@ -25,6 +25,9 @@ _SKIP = {"__pycache__", ".git", ".venv", "node_modules", ".mypy_cache", ".pytest
 class SourceError(OpenfalError, ValueError):
     """The source cannot be a revision (bad reference, class not found, bad archive)."""
 
+    status_code = 400
+    error_type = "bad_request"
+
 
 @dataclass(frozen=True)
 class Packed:

@@ -1,7 +1,8 @@
 """What apps import: `App`, `endpoint`, `realtime`, progress and request context, and the errors.
 
-The platform also uses `describe`, `endpoint_models`, `collect_endpoints`, `load_app` and
-the request-binding hooks to inspect and run app classes. Imports nothing else of openfal.
+The platform also uses `describe`, `endpoint_models`, `collect_endpoints`, `load_app`,
+`app_id_for` and the request-binding hooks to inspect and run app classes. Imports nothing
+else of openfal.
 """
 
 from openfal.sdk._app import App
