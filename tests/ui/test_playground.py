@@ -66,9 +66,8 @@ def test_upload_a_file_through_a_file_input(page: Page, playground: Serve, tmp_p
     sample.write_text("these bytes went through the storage API\n")
     open_endpoint(page, playground, "test/file-input")
     page.locator("[data-field=file_url] input[type=file]").set_input_files(str(sample))
-    expect(page.locator("[data-field=file_url] .upload-state")).to_contain_text(
-        "uploaded notes.txt"
-    )
+    state = page.locator("[data-field=file_url] .upload-state")
+    expect(state).to_contain_text("uploaded notes.txt")
     url = page.input_value("[data-field=file_url] input[type=url]")
     assert url.startswith(f"{playground.url}/files/") and url.endswith("notes.txt")
     page.click("#run")
@@ -77,6 +76,20 @@ def test_upload_a_file_through_a_file_input(page: Page, playground: Serve, tmp_p
     expect(raw).to_contain_text(f'"received": "{url}"')
     expect(raw).to_contain_text('"size": 41')
     expect(page.locator(".output pre.logs")).to_contain_text(f"read 41 bytes from {url}")
+
+    # the same field takes a dropped file
+    page.locator("[data-field=file_url] .dropzone").evaluate(
+        """zone => {
+            const data = new DataTransfer();
+            data.items.add(new File(["dropped bytes"], "dropped.txt", {type: "text/plain"}));
+            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+        }"""
+    )
+    expect(state).to_contain_text("uploaded dropped.txt (13 bytes)")
+    dropped = page.input_value("[data-field=file_url] input[type=url]")
+    assert dropped.endswith("dropped.txt") and dropped != url
+    page.click("#run")
+    expect(page.locator(".output details.raw pre")).to_contain_text('"head": "dropped bytes"')
 
 
 def test_cancel_a_slow_request_from_the_page(page: Page, playground: Serve) -> None:
