@@ -17,7 +17,7 @@ APPS ?= 1
 PYTEST_ARGS ?=
 # the example apps the README's examples call (examples/README.md)
 EXAMPLES := --app examples/steps.py::Steps --app examples/streamer.py::Streamer \
-	--app examples/live.py::Live --app examples/files.py::Files
+	--app examples/live.py::Live --app examples/files.py::Files --app examples/paint.py::Paint
 
 .PHONY: serve test install lint unit e2e bench clean
 

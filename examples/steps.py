@@ -28,8 +28,9 @@ class StepsOutput(BaseModel):
 class Steps(openfal.App, name="examples/steps", max_concurrency=1, keep_alive=300):
     @openfal.endpoint("/")
     def run(self, input: StepsInput) -> StepsOutput:
-        for i in range(1, input.steps + 1):
-            print(f"step {i} of {input.steps} {input.tag}")
-            openfal.report_progress(i, input.steps, f"step {i}")
+        total = input.steps
+        for step in range(1, total + 1):
+            print(f"step {step} of {total} {input.tag}")  # this request's logs
+            openfal.report_progress(step, total, f"step {step}")  # raises once cancelled
             time.sleep(input.delay)
-        return StepsOutput(steps=input.steps, tag=input.tag)
+        return StepsOutput(steps=total, tag=input.tag)

@@ -17,7 +17,8 @@ from tests.e2e.harness import Serve
 
 pytestmark = pytest.mark.e2e
 
-MAX_BODY = 64 * 1024 * 1024  # openfal serve's JSON body limit
+BIG = 5 * 1024 * 1024  # over the size validated in a helper process
+MAX_BODY = 32 * 1024 * 1024  # openfal serve's JSON body limit
 
 
 @dataclass
@@ -98,12 +99,31 @@ CASES: dict[str, Case] = {
         headers={"content-type": "multipart/form-data; boundary=b"},
     ),
     "JSON array body": Case("POST", SUBMIT, _json("[1, 2]"), status=422),
+    # above 4 MiB a helper process validates: the same answers
+    "large body, wrong field type": Case(
+        "POST", SUBMIT, _json('{"message": 5, "pad": "' + "x" * BIG + '"}'), 422, field="message"
+    ),
+    "large body, malformed": Case("POST", SUBMIT, _json('{"pad": "' + "x" * BIG + '", }')),
+    "large body, nested too deep": Case("POST", SUBMIT, _json(" " * BIG) + _deep(300)),
+    "large body, bad input URL": Case(
+        "POST",
+        INSPECT,
+        _json('{"image_url": "http://2130706433/", "pad": "' + "x" * BIG + '"}'),
+        422,
+        field="image_url",
+    ),
     "wrong field type": Case("POST", SUBMIT, _json('{"message": 5}'), status=422, field="message"),
     "oversized body, declared": Case(
         "POST", SUBMIT, headers={"content-length": str(MAX_BODY + 1)}, status=413
     ),
     "oversized body, chunked": Case(
         "POST", SUBMIT, b" " * (1024 * 1024), chunks=MAX_BODY // (1024 * 1024) + 1, status=413
+    ),
+    "oversized REST body": Case(
+        "POST",
+        "/rest/storage/upload/initiate?storage_type=fal-cdn-v3",
+        _json('{"file_name": "' + "a" * (2 * 1024 * 1024) + '"}'),
+        status=413,
     ),
     "request id with an emoji": Case("GET", STATUS.format("%F0%9F%98%80"), status=404),
     "request id with CR": Case("GET", STATUS.format("a%0Db"), status=404),
@@ -212,3 +232,24 @@ def test_names_and_redirects_to_private_addresses_are_refused_at_download(
 def test_the_server_is_still_healthy(hostile: Serve) -> None:
     with hostile.client() as c:
         assert c.post("/openfal/echo", json={"message": "ok"}).json() == {"message": "ok"}
+
+
+def test_range_bounds_of_any_length(hostile: Serve) -> None:
+    with hostile.client() as c:
+        up = c.post("/rest/storage/upload?file_name=r.txt", content=b"0123456789")
+        assert up.status_code == 200, up.text
+        path = "/files/" + up.json()["url"].split("/files/", 1)[1]
+    digits = "9" * 5000
+    for header, status in [
+        (f"bytes={digits}-", 416),
+        (f"bytes={digits}-{digits}", 416),
+        (f"bytes=0-{digits}", 206),
+        (f"bytes=-{digits}", 206),
+        ("bytes=00000000000000000000000000003-4", 206),
+    ]:
+        answer = send(hostile.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nRange: {header}".encode())
+        assert answer.status == status, (header[:40], answer.status, answer.body[:200])
+        if status == 206:
+            assert answer.body in (b"0123456789", b"34")
+        else:
+            assert answer.headers["content-range"] == "bytes */10"

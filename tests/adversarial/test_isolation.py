@@ -8,6 +8,7 @@ for nobody: once a key exists they are 401.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,26 @@ async def test_runner_urls_and_app_sources_are_for_admins(gw: Gateway) -> None:
     seen = (await gw.client.get("/rest/apps", headers=bob)).json()
     assert seen and all(a["source"] is None for a in seen)
     assert all(a["source"] for a in (await gw.client.get("/rest/apps", headers=admin)).json())
+
+
+@pytest.mark.e2e
+def test_a_runner_never_reads_another_users_file_through_an_input(serve: Any) -> None:
+    """The reproduction: Bob passes Alice's file URL to an app that downloads its input."""
+    s = serve("images")
+    alice = {"authorization": f"Key {s.create_key('alice')}"}
+    bob = {"authorization": f"Key {s.create_key('bob')}"}
+    with s.client() as c:
+        up = c.post(
+            "/rest/storage/upload?file_name=secret.txt",
+            content=b"alice's secret",
+            headers={**alice, "content-type": "text/plain"},
+        )
+        assert up.status_code == 200, up.text
+        url = up.json()["url"]
+        for path in ("/test/images/checksum", "/queue/test/images/checksum"):
+            r = c.post(path, json={"file": url}, headers=bob)
+            assert r.status_code == 422, r.text
+            assert r.json()["detail"][0]["loc"] == ["body", "file"]
+        mine = c.post("/test/images/checksum", json={"file": url}, headers=alice)
+        assert mine.status_code == 200, mine.text
+        assert mine.json()["size"] == len(b"alice's secret")

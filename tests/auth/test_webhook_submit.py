@@ -75,4 +75,6 @@ async def test_private_and_bad_urls_are_400_naming_the_field(make_gateway: Gatew
         detail = r.json()["detail"]
         assert detail.startswith(f"Invalid {field}") and why in detail, detail
         assert r.json()["error_type"] == "bad_request"
+        if "is " in why:  # a refused address names the option that allows it
+            assert "--webhook-allow" in detail, detail
     assert await gw.store.list_requests() == []  # nothing was queued

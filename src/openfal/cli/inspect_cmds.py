@@ -19,18 +19,18 @@ from openfal.gateway import history
 from openfal.store import RequestRecord, Store
 from openfal.store.history import HistoryQuery
 
-console = Console()
+# ids are what these tables are for: never squeeze them into a pipe's 80 columns
+console = Console() if sys.stdout.isatty() else Console(width=220)
 
 
 def dispatch(args: argparse.Namespace) -> int:
     handlers: dict[str, Callable[[Store, argparse.Namespace], Awaitable[int]]] = {
-        "apps.list": apps_list,
         "requests.list": requests_list,
         "requests.show": requests_show,
         "requests.logs": requests_logs,
         "requests.cancel": requests_cancel,
     }
-    action = getattr(args, "apps_command", None) or getattr(args, "requests_command", None)
+    action = getattr(args, "requests_command", None)
     return asyncio.run(_with_store(args, handlers[f"{args.command}.{action}"]))
 
 
@@ -48,22 +48,6 @@ async def _with_store(
 
 def _time(t: float | None) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
-
-
-async def apps_list(store: Store, args: argparse.Namespace) -> int:
-    table = Table("app id", "source", "endpoints", "max conc.", "multiplexing", "keep alive")
-    for app in await store.list_apps():
-        s = app.settings
-        table.add_row(
-            app.app_id,
-            app.source,
-            " ".join("/" + p for p in app.endpoints),
-            str(s.get("max_concurrency")),
-            str(s.get("max_multiplexing")),
-            str(s.get("keep_alive")),
-        )
-    console.print(table)
-    return 0
 
 
 async def requests_list(store: Store, args: argparse.Namespace) -> int:

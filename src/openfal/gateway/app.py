@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from openfal.deploy import routes as deploy_routes
 from openfal.errors import OpenfalError
 from openfal.gateway.auth import AuthSettings
 from openfal.gateway.authenticate import Authenticate
@@ -62,7 +63,7 @@ def create_app(
         Route("/api/fal/proxy", proxy.fal_proxy, methods=["GET", "POST", "PUT"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
         Route("/rest/openapi/queue/openapi.json", meta.endpoint_openapi, methods=["GET"]),
-        Route("/rest/apps", meta.list_apps, methods=["GET"]),
+        *deploy_routes.ROUTES,  # /rest/apps, /rest/secrets, /rest/runners/{id}
         Route("/rest/runners", meta.list_runners, methods=["GET"]),
         Route("/", playground.index, methods=["GET"]),
         Mount("/ui", app=playground.static_files(), name="ui"),
@@ -121,6 +122,7 @@ def create_app(
     app.state.registry = registry or AppRegistry(store)
     app.state.settings = settings
     app.state.storage = storage
+    app.state.secret_box = None  # serve and gateway set the secrets key (openfal.deploy)
     app.state.broker = broker
     app.state.uploads = uploads or files.UploadConfig()
     app.state.auth = auth or AuthSettings()

@@ -16,7 +16,7 @@ from openfal.gateway.auth import may_read_file
 from openfal.gateway.errors import ValidationFailed
 from openfal.storage import Storage
 from openfal.store.clock import now
-from openfal.toolkit._urls import OWN_FILES
+from openfal.toolkit import OWN_FILES
 
 __all__ = ["check_file_inputs", "validation_context"]
 

@@ -43,7 +43,7 @@ async def take_webhook(
     the endpoint's own input, and the vetted URL (None when none was given)."""
     url = request.query_params.get("fal_webhook")
     where = "fal_webhook"
-    if isinstance(data, dict) and BODY_FIELD in data and not _declares(entry, path):
+    if isinstance(data, dict) and BODY_FIELD in data and not declares_webhook(entry, path):
         data = dict(data)
         from_body = data.pop(BODY_FIELD)
         body = json.dumps(data).encode()
@@ -63,6 +63,7 @@ async def take_webhook(
     return body, data, url
 
 
-def _declares(entry: AppEntry, path: str) -> bool:
+def declares_webhook(entry: AppEntry, path: str) -> bool:
+    """Whether the endpoint's own input has a ``webhook_url`` field (then it is input)."""
     schema = entry.record.endpoints.get(path, {}).get("input_schema") or {}
     return BODY_FIELD in (schema.get("properties") or {})

@@ -40,6 +40,7 @@ class ActiveRequest:
         self.task: asyncio.Task[Any] | None = None  # set for async endpoints only
         self.finished = False
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._partial: dict[tuple[str, int], str] = {}  # (level, thread) -> unfinished line
         self._lock = threading.Lock()
 
@@ -93,8 +94,12 @@ class ActiveRequest:
 
     def _schedule(self, callback: Callable[..., None], *args: Any) -> None:
         try:
-            # Thread-safe, and FIFO with what other threads scheduled before us.
-            self._loop.call_soon_threadsafe(callback, *args)
+            if threading.get_ident() == self._loop_thread:
+                # FIFO with everything scheduled before, without waking the loop's selector
+                self._loop.call_soon(callback, *args)
+            else:
+                # Thread-safe, and FIFO with what other threads scheduled before us.
+                self._loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:  # the loop is closed: nobody is left to read the event
             pass
 

@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     cancel_grace: float = Field(1.0, ge=0)
     retention: float = Field(3600.0, gt=0)
     max_attempts: int = Field(3, ge=1)
-    max_body_size: int = Field(64 * 1024 * 1024, gt=0)
+    max_body_size: int = Field(32 * 1024 * 1024, gt=0)  # benchmarks/large_body.py
     drain_timeout: float = Field(math.inf, ge=0)
     housekeeping_interval: float = Field(1.0, gt=0)
     # --- files

@@ -19,7 +19,6 @@ The other concerns live beside this module: :mod:`~openfal.storage.streams` (rea
 from __future__ import annotations
 
 import abc
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -117,12 +116,7 @@ class Storage(abc.ABC):
         await self.open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     # ------------------------------------------------------------------ files

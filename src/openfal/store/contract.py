@@ -22,12 +22,13 @@ from typing import Any
 
 from openfal.store.apps import AppStore
 from openfal.store.auth import AuthStore
+from openfal.store.deploy import DeployStore
 from openfal.store.history import HistoryStore
 from openfal.store.requests import RequestStore
 from openfal.store.runners import RunnerRegistry
 
 
-class Store(RequestStore, AppStore, AuthStore, RunnerRegistry, HistoryStore, abc.ABC):
+class Store(RequestStore, AppStore, AuthStore, RunnerRegistry, DeployStore, HistoryStore, abc.ABC):
     """Shared state of the platform. Use :meth:`from_url` to get one."""
 
     def __init__(self, *, retention: float = 3600.0, max_attempts: int = 3) -> None:

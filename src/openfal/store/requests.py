@@ -19,7 +19,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum, IntEnum
 from typing import Any
 
@@ -118,8 +118,12 @@ class RequestRecord:
 JSON_FIELDS = ("headers", "progress", "result_headers", "metrics")
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(RequestRecord))
+
+
 def record_to_row(rec: RequestRecord) -> dict[str, Any]:
-    row = asdict(rec)
+    # not asdict(): it deep-copies every dict, and the JSON fields are serialised anyway
+    row = {name: getattr(rec, name) for name in _FIELD_NAMES}
     row["status"] = rec.status.value
     for name in JSON_FIELDS:
         row[name] = json.dumps(row[name]) if row[name] is not None else None
@@ -195,7 +199,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
                 await self._delete_webhook(rec.id)
             raise
         self._notify(rec.id)
-        self._notify_work()
+        self._notify_work(rec.app_id)
         return rec
 
     async def get(self, request_id: str) -> RequestRecord | None:
@@ -272,7 +276,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
             remaining = loop_deadline - now()
             if remaining <= 0:
                 return None
-            await self.wait_for_work(min(remaining, 1.0))
+            await self.wait_for_work(min(remaining, 1.0), app_ids)
 
     async def _claim_once(
         self, app_ids: Sequence[str], worker_id: str, lease_ttl: float
@@ -474,7 +478,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
         )
         if updated is not None:
             self._notify(request_id)
-            self._notify_work()
+            self._notify_work(updated.app_id)
         return updated
 
     async def requeue_expired(self, before: float | None = None) -> list[str]:

@@ -42,10 +42,11 @@ from openfal.toolkit._repository import (
     register_repository,
 )
 from openfal.toolkit._settings import ToolkitSettings, configure, settings
-from openfal.toolkit._urls import FileUrl, ImageUrl, InputUrl, check_url
+from openfal.toolkit._urls import OWN_FILES, FileUrl, ImageUrl, InputUrl, check_url
 
 __all__ = [
     "IMAGE_SIZE_PRESETS",
+    "OWN_FILES",
     "Audio",
     "DownloadError",
     "File",

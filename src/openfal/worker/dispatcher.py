@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("openfal.worker")
 
+CLAIM_WAIT = 2.0  # seconds one claim waits for work before the loop looks around again
+
 
 class Dispatcher:
     """Claims, runs and leases: one task per request, on the supervisor's runners."""
@@ -43,15 +45,13 @@ class Dispatcher:
                 await asyncio.wait_for(self.sup.slot.wait(), self.sup.tick)
             return
         rec = await self.store.claim(
-            [self.sup.app_id],
-            self.worker_id,
-            lease_ttl=self.sup.dispatch_cfg.lease_ttl,
-            timeout=self.sup.tick,
+            [self.sup.app_id], self.worker_id, lease_ttl=self.sup.dispatch_cfg.lease_ttl
         )
         if rec is None:
+            await self._wait_for_work()
             return
         runner = self.sup.free_runner(rec.hint)
-        if runner is None:  # it died while we waited for work: try again elsewhere
+        if runner is None or not self.sup.accepting:  # it died, or a new revision took over
             await self.store.requeue(
                 rec.id,
                 self.worker_id,
@@ -64,6 +64,20 @@ class Dispatcher:
         job = asyncio.create_task(self._run(runner, rec))
         self.jobs.add(job)
         job.add_done_callback(self.jobs.discard)
+
+    async def _wait_for_work(self) -> None:
+        """Block until a request may be queued (a wake-up, not a poll), a slot frees up or
+        the supervisor stops; at most CLAIM_WAIT seconds. Cancelling a wait is harmless,
+        unlike cancelling a claim (it may have taken a request)."""
+        self.sup.slot.clear()
+        work = asyncio.create_task(self.store.wait_for_work(CLAIM_WAIT, [self.sup.app_id]))
+        slot = asyncio.create_task(self.sup.slot.wait())
+        try:
+            await asyncio.wait({work, slot}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, slot):
+                task.cancel()
+            await asyncio.gather(work, slot, return_exceptions=True)
 
     async def _run(self, runner: RunnerProcess, rec: RequestRecord) -> None:
         healthy = True

@@ -34,7 +34,7 @@ _HOP_HEADERS = {
 
 CANCEL_CHECK = 0.2  # seconds between reads of the record for a cancel
 RESULT_GRACE = 5.0  # seconds a runner gets to close its stream after the result line
-STOP_LIMIT = 10.0  # seconds a healthy runner gets to finish its step after a cancel, at most
+STOP_LIMIT = 60.0  # seconds a healthy runner gets to finish its step after a cancel, at most
 HEALTH_CHECK = 1.0  # seconds between (and timeout of) its health checks meanwhile
 
 
@@ -78,7 +78,11 @@ class _Job:
         self.cancel_answered = False  # the cancel is stored while the runner finishes a step
         self.got_result = asyncio.Event()
         self.over = False  # run() is done with the request: the watch must stop
+        self._logs: list[LogEntry] = []  # received, not stored yet
+        self._log_lock = asyncio.Lock()
+        self._log_flush: asyncio.Task[None] | None = None
         self.published = 0  # partial outputs (events) relayed so far
+        self.steps = False  # whether the app reports progress (so stops at its next step)
 
     async def run(self) -> bool:
         relay = asyncio.create_task(self._relay())
@@ -123,6 +127,8 @@ class _Job:
             for t in (relay, watch):
                 t.cancel()
             await asyncio.gather(relay, watch, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._flush_logs())
 
     # -- the runner's event stream
 
@@ -177,18 +183,18 @@ class _Job:
     async def _on_event(self, ev: dict[str, Any]) -> None:
         kind = ev.get("type")
         if kind == "log":
-            await self.store.append_logs(
-                self.rec.id,
-                [
-                    LogEntry(
-                        message=str(ev.get("message", "")),
-                        level=str(ev.get("level", "INFO")),
-                        source=str(ev.get("source", "USER")),
-                        timestamp=str(ev.get("timestamp", "")),
-                    )
-                ],
+            self._queue_log(
+                LogEntry(
+                    message=str(ev.get("message", "")),
+                    level=str(ev.get("level", "INFO")),
+                    source=str(ev.get("source", "USER")),
+                    timestamp=str(ev.get("timestamp", "")),
+                )
             )
-        elif kind == "progress":
+            return
+        await self._flush_logs()  # logs first: a status never shows a result before them
+        if kind == "progress":
+            self.steps = True  # it checks for a cancel at each step
             await self.store.set_progress(
                 self.rec.id,
                 {"step": ev.get("step"), "total": ev.get("total"), "message": ev.get("message")},
@@ -204,6 +210,18 @@ class _Job:
             await self._complete(
                 int(ev.get("status_code", 200)), body, ev.get("error_type"), metrics
             )
+
+    def _queue_log(self, entry: LogEntry) -> None:
+        """Lines that arrive together are stored together: one write per burst."""
+        self._logs.append(entry)
+        if self._log_flush is None or self._log_flush.done():
+            self._log_flush = asyncio.create_task(self._flush_logs())
+
+    async def _flush_logs(self) -> None:
+        async with self._log_lock:
+            entries, self._logs = self._logs, []
+            if entries:
+                await self.store.append_logs(self.rec.id, entries)
 
     async def _protocol_error(self, e: RunnerProtocolError) -> None:
         """Fail this one request at once; the runner keeps serving the others."""
@@ -305,17 +323,18 @@ class _Job:
         await self._forward_cancel()
 
     async def _wait_while_healthy(self, relay: asyncio.Task[None]) -> None:
-        """After a cancel or timeout: ``cancel_grace`` seconds for the runner to stop, then
-        more (up to ``STOP_LIMIT``) while it answers ``/health``, so a step longer than the
-        grace (a CPU diffusion step) ends the request at the next step instead of costing
-        the next request a cold start. A runner that stops answering is replaced."""
+        """After a cancel or timeout: ``cancel_grace`` seconds for the runner to stop. An app
+        that reports progress stops at its next step: it gets more (up to ``STOP_LIMIT``)
+        while its runner answers ``/health``, so a step longer than the grace (a diffusion
+        step on a CPU) does not cost the next request a cold start. An app that never
+        checks (no progress reported), or a runner that stops answering, is replaced."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(STOP_LIMIT, self.cfg.cancel_grace)
         await asyncio.wait({relay}, timeout=self.cfg.cancel_grace)
-        if not relay.done():
+        if self.steps and not relay.done():
             # the caller is answered now; the runner's slot stays taken until its step ends
             await self._finish_ended()
-        while not relay.done() and loop.time() < deadline and await self._healthy():
+        while self.steps and not relay.done() and loop.time() < deadline and await self._healthy():
             await asyncio.wait({relay}, timeout=HEALTH_CHECK)
 
     async def _healthy(self) -> bool:

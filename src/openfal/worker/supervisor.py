@@ -15,7 +15,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -25,6 +25,7 @@ from openfal.store import AppRecord, RunnerInfo, SlotState, Store
 from openfal.worker.dispatcher import Dispatcher
 from openfal.worker.gpus import GpuPool, gpus_needed
 from openfal.worker.job import DispatchConfig
+from openfal.worker.launch import Launcher, plain_launch
 from openfal.worker.runner_process import (
     RunnerProcess,
     RunnerStartError,
@@ -36,6 +37,7 @@ log = logging.getLogger("openfal.worker")
 
 MAX_START_FAILURES = 3  # consecutive failed starts before queued requests are failed
 RESCALE_EVERY = 0.05  # seconds between two scaling decisions, at least
+IDLE_TICK = 2.0  # seconds between scaling decisions of a settled app (work wakes it sooner)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class PoolContext:
     gpus: GpuPool = field(default_factory=lambda: GpuPool(None))
     runner_host: str = "127.0.0.1"  # the address runners bind
     advertise_host: str | None = None  # the address gateways reach runners at
+    launch: Launcher = plain_launch  # interpreter, code and extra env of an app's runners
+    on_output: Callable[[RunnerProcess, str, str], None] | None = None  # runners' output
 
 
 class Supervisor:
@@ -149,9 +153,10 @@ class Supervisor:
         self.accepting = False
         self.slot.set()
         # let a claim in flight land (a request claimed now is run, not dropped)
-        _, stuck = await asyncio.wait(self._tasks, timeout=self.tick * 4 + 2.0)
-        for t in stuck:
-            t.cancel()
+        if self._tasks:  # a pool that warmed up a runner but never served has none
+            _, stuck = await asyncio.wait(self._tasks, timeout=self.tick * 4 + 2.0)
+            for t in stuck:
+                t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.jobs and drain > 0:
             await asyncio.wait(self.jobs, timeout=None if math.isinf(drain) else drain)
@@ -184,6 +189,13 @@ class Supervisor:
             matching = [r for r in free if hint in r.hints]
             free = matching or free
         return min(free, key=self.load)
+
+    def reconfigure(self, app: AppRecord) -> None:
+        """New settings for the same code (``apps scale``): applied live."""
+        self.scaling = ScalingSettings.from_settings(app.settings)
+        self.app = app
+        self.dispatch_cfg.request_timeout = self.scaling.request_timeout
+        self.slot.set()
 
     # -- realtime sessions
 
@@ -235,16 +247,20 @@ class Supervisor:
     async def _scale_loop(self) -> None:
         while self.accepting:
             started = time.monotonic()
+            wait = self.tick
             try:
-                await self.rescale()
+                wait = await self.rescale()
             except Exception as e:  # the store may be restarting: try again next tick
                 log.warning("scaling %s failed: %s: %s", self.app_id, type(e).__name__, e)
-            await self.store.wait_for_work(self.tick)
+            await self.store.wait_for_work(wait, [self.app_id])
             # a burst of submits wakes this loop once per request: decide at most every
             # RESCALE_EVERY seconds (each decision reads the store three times)
             await asyncio.sleep(max(0.0, started + RESCALE_EVERY - time.monotonic()))
 
-    async def rescale(self) -> None:
+    async def rescale(self) -> float:
+        """Start or stop runners for the demand now; returns how long the next decision
+        can wait unless work arrives: a tick while anything is pending, longer when the
+        app is settled (nothing queued or running, every runner ready, none due to stop)."""
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
         depth = await self.store.queue_depth(self.app_id)
         busy = await self.store.in_progress(self.app_id)  # anywhere in the cluster
@@ -265,6 +281,23 @@ class Supervisor:
             self._pending_since = None
         if sum(r.state is not SlotState.STOPPING for r in cluster) > needed:
             await self._scale_down(needed)
+        demand = depth + busy + remote.total + local
+        settled = demand == 0 and len(cluster) == needed
+        if not settled or any(r.state is not SlotState.READY for r in cluster):
+            return self.tick
+        return self._until_idle_stop(needed, len(cluster))
+
+    def _until_idle_stop(self, needed: int, running: int) -> float:
+        """Seconds until the first idle runner of this worker outlives keep_alive (when
+        fewer would do), at least a tick and at most IDLE_TICK."""
+        if running <= needed:
+            return IDLE_TICK
+        t = time.monotonic()
+        due = min(
+            (r.last_used + self.scaling.keep_alive - t for r in self.runners if self.load(r) == 0),
+            default=IDLE_TICK,
+        )
+        return min(IDLE_TICK, max(self.tick, due))
 
     def _scale_up_allowed(self, depth: int, cluster: list[RunnerInfo]) -> bool:
         t = time.monotonic()
@@ -308,10 +341,17 @@ class Supervisor:
         gpus = self.ctx.gpus.take(self.gpus_per_runner)
         if gpus is None:
             return False
+        try:
+            launch = await self.ctx.launch(self.app)
+        except BaseException:
+            self.ctx.gpus.give(gpus)
+            raise
         runner = RunnerProcess(
             app_id=self.app_id,
-            app_ref=self.app.source,
-            env={**self.ctx.env, **self.ctx.gpus.env(gpus)},
+            app_ref=launch.ref,
+            python=launch.python,
+            on_output=self.ctx.on_output,
+            env={**self.ctx.env, **launch.env, **self.ctx.gpus.env(gpus)},
             host=self.ctx.runner_host,
             advertise_host=self.ctx.advertise_host,
             gpus=gpus,

@@ -23,6 +23,9 @@ class StepProgress:
         self.label = label
         self.total = total
         self.steps = 0
+        # step 0 of N: the status shows the steps to come, and the worker learns that a
+        # cancel stops this request at the end of a step (so it keeps the runner)
+        openfal.report_progress(0, total, f"{label}: starting")
 
     def __call__(self, pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> Any:
         total = int(getattr(pipe, "_num_timesteps", 0) or self.total)

@@ -10,11 +10,10 @@ from starlette.responses import Response
 
 from openfal.gateway import limits
 from openfal.gateway.errors import BadRequest, PayloadTooLarge
-from openfal.gateway.file_inputs import check_file_inputs, validation_context
 from openfal.gateway.ids import EndpointRef
+from openfal.gateway.input_check import checked_input
 from openfal.gateway.registry import AppRegistry
 from openfal.gateway.settings import GatewaySettings
-from openfal.gateway.webhooks import take_webhook
 from openfal.store import LogEntry, Priority, RequestRecord, RequestStatus, Store
 
 # Request headers an app may read (the rest stays with the platform).
@@ -34,6 +33,9 @@ def registry(request: Request) -> AppRegistry:
 def settings(request: Request) -> GatewaySettings:
     s: GatewaySettings = request.app.state.settings
     return s
+
+
+SMALL_BODY = 1024 * 1024  # bytes of the JSON bodies of REST calls (keys, uploads, parts)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -88,12 +90,7 @@ async def accept(request: Request, ref: EndpointRef, *, mode: str) -> RequestRec
     stream share this; the caller was authenticated by the middleware)."""
     entry = await registry(request).endpoint(ref.app_id, ref.path)
     body = await read_body(request, settings(request).max_body_size)
-    body, data, webhook_url = await take_webhook(
-        request, entry, ref.path, body, parse_json_object(body)
-    )
-    context = validation_context()
-    entry.validate(ref.path, data, context)
-    await check_file_inputs(request, context)
+    body, webhook_url = await checked_input(request, entry, ref.path, body)
     headers = {k: v for k, v in request.headers.items() if k.startswith(_FORWARDED_PREFIXES)}
     priority = Priority.HIGH if mode != "queue" else _priority(request)
     start_timeout = _start_timeout(request)

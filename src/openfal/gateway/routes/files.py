@@ -30,7 +30,7 @@ from openfal.gateway.errors import (
     RangeNotSatisfiable,
     Unauthorized,
 )
-from openfal.gateway.routes.common import parse_json_object
+from openfal.gateway.routes.common import SMALL_BODY, parse_json_object, read_body
 from openfal.storage import (
     Storage,
     new_key,
@@ -346,6 +346,6 @@ async def cdn_multipart_complete(request: Request) -> Response:
         raise NotFound(f"Path {request.url.path} not found")
     await check_cdn_token(request)
     storage = storage_of(request)
-    parts = parse_parts(parse_json_object(await request.body()))
+    parts = parse_parts(parse_json_object(await read_body(request, SMALL_BODY)))
     await storage.complete_multipart(m["key"], m["upload_id"], parts)
     return JSONResponse({"access_url": file_url(request, m["key"])})

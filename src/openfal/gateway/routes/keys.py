@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from openfal.gateway.auth import principal_of
 from openfal.gateway.errors import BadRequest, Forbidden, NotFound
-from openfal.gateway.routes.common import parse_json_object, store
+from openfal.gateway.routes.common import SMALL_BODY, parse_json_object, read_body, store
 from openfal.gateway.webhooks import webhook_settings
 from openfal.store import KeyScope
 from openfal.webhooks import jwks
@@ -37,7 +37,7 @@ async def list_keys(request: Request) -> Response:
 
 async def create_key(request: Request) -> Response:
     _admin_only(request)
-    body = parse_json_object(await request.body())
+    body = parse_json_object(await read_body(request, SMALL_BODY))
     if not isinstance(body, dict):
         raise BadRequest("Body must be a JSON object")
     user = body.get("user") or principal_of(request).user or DEFAULT_USER

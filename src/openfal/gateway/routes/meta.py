@@ -36,23 +36,6 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def list_apps(request: Request) -> Response:
-    """The apps; where their code lives on the server's disk is for admins only."""
-    apps = await registry(request).all()
-    admin = principal_of(request).admin
-    return JSONResponse(
-        [
-            {
-                "app_id": a.app_id,
-                "source": a.source if admin else None,
-                "settings": a.settings,
-                "endpoints": sorted("/" + p for p in a.endpoints),
-            }
-            for a in apps
-        ]
-    )
-
-
 async def list_runners(request: Request) -> Response:
     """Every live runner in the cluster, from the store's registry (``?app_id=`` filters);
     their internal URLs are for admins only."""
@@ -88,6 +71,9 @@ def queue_openapi(endpoint_id: str, app_id: str, schemas: dict[str, Any]) -> dic
     req = "/" + app_id + "/requests/{request_id}"
     rid = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}]
 
+    # a failed request's result carries the app's own status and error body
+    error = {"default": _json(_ERROR_SCHEMA, "An error: the request's, or bad input")}
+
     def ok(ref: str) -> dict[str, Any]:
         return {
             "description": "OK",
@@ -95,7 +81,7 @@ def queue_openapi(endpoint_id: str, app_id: str, schemas: dict[str, Any]) -> dic
         }
 
     return {
-        "openapi": "3.0.4",
+        "openapi": "3.1.0",
         "info": {
             "title": endpoint_id,
             "version": "1.0.0",
@@ -112,31 +98,36 @@ def queue_openapi(endpoint_id: str, app_id: str, schemas: dict[str, Any]) -> dic
                             "application/json": {"schema": {"$ref": "#/components/schemas/Input"}}
                         },
                     },
-                    "responses": {"200": ok("QueueStatus")},
+                    "responses": {"200": ok("QueueStatus"), **error},
                 }
             },
             req + "/status": {
                 "get": {
                     "operationId": "status",
-                    "parameters": [
-                        *rid,
-                        {"name": "logs", "in": "query", "schema": {"type": "number"}},
-                    ],
-                    "responses": {"200": ok("QueueStatus")},
+                    "parameters": [*rid, _LOGS_PARAM],
+                    "responses": {"200": ok("QueueStatus"), "202": ok("QueueStatus"), **error},
                 }
             },
             req + "/cancel": {
                 "put": {
                     "operationId": "cancel",
                     "parameters": rid,
-                    "responses": {"202": {"description": "Requested"}},
+                    "responses": {
+                        "202": {"description": "Cancellation requested"},
+                        "400": {"description": "Already completed"},
+                        **error,
+                    },
                 }
             },
             req: {
                 "get": {
                     "operationId": "result",
                     "parameters": rid,
-                    "responses": {"200": ok("Output")},
+                    "responses": {
+                        "200": ok("Output"),
+                        "400": {"description": "Still in the queue or running"},
+                        **error,
+                    },
                 }
             },
         },
@@ -160,27 +151,100 @@ def _rewrite_refs(node: Any) -> Any:
     return node
 
 
-def gateway_openapi() -> dict[str, Any]:
-    """The platform's own surfaces (apps document themselves per endpoint)."""
+_LOGS_PARAM = {
+    "name": "logs",
+    "in": "query",
+    "description": "1 (or true) to include the request's logs",
+    "schema": {"type": "string", "enum": ["1", "0", "true", "false", ""]},
+}
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["detail"],
+    "properties": {"detail": {}, "error_type": {"type": ["string", "null"]}},
+}
 
-    def op(summary: str) -> dict[str, Any]:
-        return {"summary": summary, "responses": {"200": {"description": "OK"}}}
 
-    rid = "/queue/{app_id}/requests/{request_id}"
+def _param(name: str, where: str = "path", **schema: Any) -> dict[str, Any]:
     return {
-        "openapi": "3.0.4",
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "schema": {"type": "string", **schema},
+    }
+
+
+_APP_PARAMS = [
+    _param("owner", pattern="^[^/]+$", description="The app's owner, as in owner/alias"),
+    _param("alias", pattern="^[^/]+$", description="The app's name, as in owner/alias"),
+]
+_REQUEST_PARAMS = [*_APP_PARAMS, _param("request_id", description="As submit answered it")]
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, params: list[dict[str, Any]], **responses: Any) -> dict[str, Any]:
+    answers = {code.removeprefix("r"): answer for code, answer in responses.items()}
+    answers.setdefault("200", {"description": "OK"})
+    answers["default"] = _json(_ERROR_SCHEMA, "An error: 4xx for bad input, 5xx for ours")
+    return {"summary": summary, "parameters": params, "responses": answers}
+
+
+def gateway_openapi() -> dict[str, Any]:
+    """The platform's own surfaces (apps document themselves per endpoint), OpenAPI 3.1.
+
+    Application ids are ``owner/alias``: two path parameters, so that every templated path
+    declares what it templates."""
+    app, rid = "/{owner}/{alias}", "/queue/{owner}/{alias}/requests/{request_id}"
+    body = {"content": {"application/json": {"schema": {"type": "object"}}}}
+    status = _json(_STATUS_SCHEMA)
+    logs = [*_REQUEST_PARAMS, _LOGS_PARAM]
+    array = _json({"type": "array", "items": {"type": "object"}})
+    return {
+        "openapi": "3.1.0",
         "info": {"title": "openfal gateway", "version": "0.1.0"},
         "paths": {
-            "/{app_id}": {"post": op("Run an endpoint and wait for its output")},
-            "/queue/{app_id}": {"post": op("Submit a request to the queue")},
-            rid + "/status": {"get": op("Request status (?logs=1 for logs)")},
-            rid + "/status/stream": {"get": op("Status as server-sent events")},
-            rid: {"get": op("Request result")},
-            rid + "/cancel": {"put": op("Cancel a request")},
-            "/rest/apps": {"get": op("Registered apps")},
-            "/rest/runners": {"get": op("Live runners in the cluster (?app_id= filters)")},
-            "/rest/openapi/queue/openapi.json": {"get": op("OpenAPI of one endpoint")},
-            "/health": {"get": op("Liveness")},
+            app: {
+                "post": {
+                    **_op("Run an endpoint and wait for its output", _APP_PARAMS),
+                    "requestBody": body,
+                }
+            },
+            "/queue" + app: {
+                "post": {
+                    **_op("Submit a request to the queue", _APP_PARAMS, r200=status),
+                    "requestBody": body,
+                }
+            },
+            rid + "/status": {
+                "get": _op("Request status (?logs=1 for logs)", logs, r200=status, r202=status)
+            },
+            rid + "/status/stream": {"get": _op("Status as server-sent events", logs)},
+            rid: {"get": _op("Request result", _REQUEST_PARAMS)},
+            rid + "/cancel": {
+                "put": _op(
+                    "Cancel a request",
+                    _REQUEST_PARAMS,
+                    r202=_json({"type": "object"}, "Cancellation requested"),
+                )
+            },
+            "/rest/apps": {"get": _op("Registered apps", [], r200=array)},
+            "/rest/runners": {
+                "get": _op(
+                    "Live runners in the cluster (admin keys only)",
+                    [_param("app_id", "query")],
+                    r200=array,
+                )
+            },
+            "/rest/openapi/queue/openapi.json": {
+                "get": _op(
+                    "OpenAPI of one endpoint",
+                    [{**_param("endpoint_id", "query", pattern="^[^/]+/[^/]+"), "required": True}],
+                    r200=_json({"type": "object"}),
+                )
+            },
+            "/health": {"get": _op("Liveness", [], r200=_json({"type": "object"}))},
         },
     }
 

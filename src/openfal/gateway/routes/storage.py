@@ -24,7 +24,7 @@ from starlette.types import Message
 
 from openfal.gateway.auth import record_file_owner
 from openfal.gateway.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
-from openfal.gateway.routes.common import parse_json_object
+from openfal.gateway.routes.common import SMALL_BODY, parse_json_object, read_body
 from openfal.gateway.routes.files import (
     base_url,
     body_stream,
@@ -73,7 +73,7 @@ def _storage_type(request: Request) -> None:
 
 
 async def _initiate_body(request: Request) -> tuple[str | None, str]:
-    body = parse_json_object(await request.body())
+    body = parse_json_object(await read_body(request, SMALL_BODY))
     if not isinstance(body, dict):
         raise BadRequest('Body must be {"file_name": ..., "content_type": ...}')
     name, ctype = body.get("file_name"), body.get("content_type")
@@ -216,7 +216,7 @@ async def complete(request: Request) -> Response:
         raise NotFound(f"Path {request.url.path} not found")
     validate_key(key)
     grant = _grant(request, key)
-    parts = parse_parts(parse_json_object(await request.body()))
+    parts = parse_parts(parse_json_object(await read_body(request, SMALL_BODY)))
     await storage.complete_multipart(key, grant.upload_id, parts)
     return JSONResponse({"file_url": file_url(request, key)})
 

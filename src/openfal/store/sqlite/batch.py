@@ -1,6 +1,6 @@
 """Group commit: the writes of one event loop tick share one SQLite transaction.
 
-Every write queued during a tick runs on the database thread inside one
+Every write queued during a tick runs inside one
 ``BEGIN IMMEDIATE … COMMIT``, each in a savepoint of its own, so one that fails (a
 duplicate id) is rolled back alone and the others commit. Its caller resumes once the
 whole batch committed: an answered write is in the database file (WAL, ``synchronous =
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+
+from openfal.store.sqlite.transaction import transaction
 
 _T = TypeVar("_T")
 
@@ -22,39 +23,46 @@ _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
 class GroupCommit:
-    """Queues writes and commits each tick's batch on the database thread."""
+    """Queues writes and commits each tick's batch through ``run`` (the store's way of
+    running a function with the connection: inline, or on the database thread)."""
 
-    def __init__(self, run: Callable[[Op], Any]) -> None:
-        self._with_conn = run  # runs a function with the connection (on the db thread)
+    def __init__(self, run: Callable[[Op], Awaitable[Any]]) -> None:
+        self._run = run
         self._batch: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def write(self, executor: Executor, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    async def write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[_T] = loop.create_future()
         self._batch.append((fn, fut))
         if len(self._batch) == 1:  # the first write of this tick: flush when the tick ends
-            loop.call_soon(self._flush, loop, executor)
+            loop.call_soon(self._flush, loop)
         return await fut
 
-    def _flush(self, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         batch, self._batch = self._batch, []
-        try:
-            executor.submit(self._commit, loop, batch)
-        except RuntimeError as e:  # the executor shut down (the store closed)
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(e)
+        task = loop.create_task(self._commit(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    def _commit(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Op, Any]]) -> None:
+    async def _commit(self, batch: list[tuple[Op, Any]]) -> None:
         try:
-            outcomes = self._with_conn(lambda conn: _run_batch(conn, batch))
+            outcomes = await self._run(lambda conn: _run_batch(conn, batch))
         except BaseException as e:  # BEGIN or COMMIT failed: nothing of the batch is in
             outcomes = [(fut, None, e) for _, fut in batch]
-        loop.call_soon_threadsafe(_resolve, outcomes)
+        _resolve(outcomes)
 
 
 def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Op, Any]]) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
+    if len(batch) == 1:  # alone: its own transaction, no savepoint needed
+        fn, fut = batch[0]
+        try:
+            return [(fut, transaction(conn, fn), None)]
+        except sqlite3.OperationalError:
+            raise  # rolled back (the file may be locked: the caller retries on its thread)
+        except Exception as e:
+            return [(fut, None, e)]
     conn.execute("BEGIN IMMEDIATE")
     try:
         for fn, fut in batch:

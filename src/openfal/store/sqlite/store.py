@@ -33,6 +33,8 @@ from openfal.store.requests import (
 )
 from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
 from openfal.store.sqlite.batch import GroupCommit
+from openfal.store.sqlite.checkpoint import Checkpointer
+from openfal.store.sqlite.deploy import SQLiteDeploy
 from openfal.store.sqlite.history import HISTORY_SCHEMA, SQLiteHistory
 from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
@@ -128,11 +130,23 @@ def _record(row: sqlite3.Row | None) -> RequestRecord | None:
     return row_to_record(dict(row)) if row is not None else None
 
 
+def _file_path(path: str) -> str:
+    return path if path.startswith("file:") else str(Path(path).expanduser())
+
+
+def _locked(e: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(e) or "busy" in str(e)
+
+
 def _first(rows: list[sqlite3.Row]) -> RequestRecord | None:
     return row_to_record(dict(rows[0])) if rows else None
 
 
-class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteHistory, Store):
+class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteHistory, Store):
     """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
 
     def __init__(self, path: str, *, poll_interval: float = 0.2, **kwargs: Any) -> None:
@@ -146,7 +160,12 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteHistory, Store)
         # only touched on the executor thread:
         self._conn: sqlite3.Connection | None = None
         self._data_version: int | None = None
-        self._group = GroupCommit(self._with_conn)
+        self._group = GroupCommit(self._run)
+        self._threaded = 0  # functions running (or queued) on the database thread
+        file = path not in ("", ":memory:") and "mode=memory" not in path
+        self._checkpointer = (
+            Checkpointer(_file_path(path), path.startswith("file:")) if file else None
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -155,9 +174,14 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteHistory, Store)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openfal-sqlite")
         await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     async def close(self) -> None:
         self._closed = True
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            await checkpointer.stop()
         watcher = self._watcher
         if watcher is not None:
             watcher.cancel()
@@ -177,7 +201,10 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteHistory, Store)
         if not uri and path != ":memory:":
             path = str(Path(path).expanduser())
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, uri=uri)
+        # used from the event loop and from the database thread, never both at once
+        conn = sqlite3.connect(
+            path, timeout=5.0, isolation_level=None, uri=uri, check_same_thread=False
+        )
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 5000")
@@ -185,6 +212,9 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteHistory, Store)
             conn.execute("PRAGMA synchronous = NORMAL")
             _write(conn, self._create_schema)
             self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+            conn.execute("PRAGMA busy_timeout = 0")  # see _run
+            if self._checkpointer is not None:
+                conn.execute("PRAGMA wal_autocheckpoint = 0")  # see checkpoint.py
         except BaseException:
             conn.close()
             raise
@@ -206,22 +236,53 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteHistory, Store)
             self._conn = None
 
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``fn(connection)`` on the database thread."""
+        """Run ``fn(connection)``: inline on the event loop when it cannot wait (nothing
+        is running on the database thread, and the file is not locked by another
+        process), else on the database thread, which waits for the lock.
+
+        An SQLite statement in WAL mode takes microseconds, far less than handing it to
+        a thread; a write that finds the file locked fails at once (busy timeout 0 here)
+        before changing anything, and goes to the thread instead.
+        """
+        conn = self._conn
+        if conn is not None and self._threaded == 0 and not self._closed:
+            try:
+                return fn(conn)
+            except sqlite3.OperationalError as e:
+                if not _locked(e):
+                    raise
+        return await self._on_thread(fn)
+
+    async def _on_thread(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._executor is None:
             if self._closed:
                 raise RuntimeError("the SQLite store is closed")
             await self.open()
+            if self._conn is not None and self._threaded == 0:
+                return await self._run(fn)
         assert self._executor is not None
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._with_conn, fn)
+        self._threaded += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._with_conn_waiting, fn
+            )
+        finally:
+            self._threaded -= 1
 
     async def _transact(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``fn(connection)`` as one write of this tick's group commit."""
-        if self._executor is None:
-            if self._closed:
-                raise RuntimeError("the SQLite store is closed")
-            await self.open()
-        assert self._executor is not None
-        return await self._group.write(self._executor, fn)
+        return await self._group.write(fn)
+
+    def _with_conn_waiting(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """On the database thread: wait up to 5 s for another process's lock."""
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("the SQLite store is not open")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("PRAGMA busy_timeout = 0")
 
     def _with_conn(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._conn is None:
@@ -253,11 +314,11 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteHistory, Store)
         finally:
             self._waiters -= 1
 
-    async def _wait_work(self, timeout: float) -> None:
+    async def _wait_work(self, timeout: float, key: str | None) -> None:
         self._waiters += 1
         try:
             self._watch_other_processes()
-            await super()._wait_work(timeout)
+            await super()._wait_work(timeout, key)
         finally:
             self._waiters -= 1
 
@@ -369,9 +430,9 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteHistory, Store)
         return await self._transact(tx)
 
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
-        if self._work is None:  # see "waiting": a request queued meanwhile is not missed
-            self._work = asyncio.Event()
         apps = list(dict.fromkeys(app_ids))
+        # see "waiting": a request queued meanwhile is not missed
+        self._arm_work(apps[0] if len(apps) == 1 else None)
         assignments = "".join(f"{name} = ?, " for name in changes)
         values = [_encode(name, value) for name, value in changes.items()]
 
