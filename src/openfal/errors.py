@@ -28,6 +28,7 @@ tree (modules in brackets; a class marked ``+ValueError`` is also that builtin):
     │   ├── UrlUnresolvable               its host does not resolve (now)
     │   └── WebhookUrlRefused [webhooks]  (worded for webhooks; + WebhookUrlUnresolvable)
     ├── InvalidKey +ValueError [filekeys] 400 bad_request: a file key that could escape
+    ├── QueryError +ValueError [gateway.history]  400 bad_request: a request history filter
     ├── SettingsError +ValueError [server.settings]   a bad setting; stops the command
     ├── RunnerLost [worker.job]            a runner died under a request (it is retried)
     ├── RunnerStartError [worker.runner_process]  a runner did not start

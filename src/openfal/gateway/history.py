@@ -25,6 +25,9 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 class QueryError(OpenfalError, ValueError):
     """A history query parameter that does not parse; the message names it."""
 
+    status_code = 400
+    error_type = "bad_request"
+
 
 def iso(t: float | None) -> str | None:
     if t is None:
