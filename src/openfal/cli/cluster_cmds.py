@@ -159,9 +159,15 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
         help="seconds SIGTERM waits for in-flight requests before requeueing them "
         "(default: as long as they take)",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this worker's Prometheus metrics on http://METRICS_HOST:PORT/metrics",
+    )
+    p.add_argument("--metrics-host", help="address of --metrics-port (default 127.0.0.1)")
     add_security_args(p, limits=False)
 
-    for name, what in (("runners", "runners"), ("workers", "workers")):
+    for name, what in (("workers", "workers"),):  # runners: see deploy_cmds
         group = sub.add_parser(name, help=f"{what} in the cluster").add_subparsers(
             dest=f"{name}_command", required=True, metavar="ACTION"
         )
@@ -171,8 +177,6 @@ def add_parsers(sub: Any, store_args: Callable[[argparse.ArgumentParser], None])
             epilog=f"example: openfal {name} list --store redis://10.0.0.5:6379/0",
         )
         store_args(p)
-        if name == "runners":
-            p.add_argument("--app", dest="app_id", default=None)
         p.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
@@ -181,10 +185,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from openfal.cli.settings_cmd import run_gateway, run_worker
 
         return run_gateway(args) if args.command == "gateway" else run_worker(args)
-    return asyncio.run(_listing(args))
+    return asyncio.run(listing(args))
 
 
-async def _listing(args: argparse.Namespace) -> int:
+async def listing(args: argparse.Namespace) -> int:
     url = args.store_url or f"sqlite:///{args.data_dir / 'openfal.db'}"
     store = Store.from_url(url)
     await store.open()

@@ -7,14 +7,17 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
-from openfal.store import RequestRecord, RequestStatus, Store
+from openfal.gateway import history
+from openfal.store import RequestRecord, Store
+from openfal.store.history import HistoryQuery
 
 # ids are what these tables are for: never squeeze them into a pipe's 80 columns
 console = Console() if sys.stdout.isatty() else Console(width=220)
@@ -22,13 +25,12 @@ console = Console() if sys.stdout.isatty() else Console(width=220)
 
 def dispatch(args: argparse.Namespace) -> int:
     handlers: dict[str, Callable[[Store, argparse.Namespace], Awaitable[int]]] = {
-        "apps.list": apps_list,
         "requests.list": requests_list,
         "requests.show": requests_show,
         "requests.logs": requests_logs,
         "requests.cancel": requests_cancel,
     }
-    action = getattr(args, "apps_command", None) or getattr(args, "requests_command", None)
+    action = getattr(args, "requests_command", None)
     return asyncio.run(_with_store(args, handlers[f"{args.command}.{action}"]))
 
 
@@ -48,37 +50,31 @@ def _time(t: float | None) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S") if t else "-"
 
 
-async def apps_list(store: Store, args: argparse.Namespace) -> int:
-    table = Table("app id", "source", "endpoints", "max conc.", "multiplexing", "keep alive")
-    for app in await store.list_apps():
-        s = app.settings
-        table.add_row(
-            app.app_id,
-            app.source,
-            " ".join("/" + p for p in app.endpoints),
-            str(s.get("max_concurrency")),
-            str(s.get("max_multiplexing")),
-            str(s.get("keep_alive")),
-        )
-    console.print(table)
-    return 0
-
-
 async def requests_list(store: Store, args: argparse.Namespace) -> int:
-    status = RequestStatus(args.status) if args.status else None
+    try:
+        query = _history_query(args)
+    except history.QueryError as e:
+        console.print(f"[red]{e}[/red]")
+        return 2
+    page = await store.history(query)
+    if args.json:
+        items = [history.summary(rec) for rec in page.items]
+        shown = {"items": items, "next_cursor": history.encode_cursor(page.next)}
+        sys.stdout.write(json.dumps(shown, indent=2) + "\n")
+        return 0
     table = Table(
-        "request id",
+        Column("request id", no_wrap=True, min_width=36),
         "app",
         "path",
         "mode",
         "status",
         "code",
-        "created (UTC)",
+        Column("created (UTC)", no_wrap=True),
         "attempts",
         "error type",
         "owner",
     )
-    for rec in await store.list_requests(app_id=args.app_id, status=status, limit=args.limit):
+    for rec in page.items:
         table.add_row(
             rec.id,
             rec.app_id,
@@ -92,7 +88,22 @@ async def requests_list(store: Store, args: argparse.Namespace) -> int:
             rec.owner or "-",
         )
     console.print(table)
+    if page.next is not None:
+        console.print(f"more: --cursor {history.encode_cursor(page.next)}")
     return 0
+
+
+def _history_query(args: argparse.Namespace) -> HistoryQuery:
+    t = time.time()
+    return HistoryQuery(
+        app_id=args.app_id,
+        status=history.parse_status(args.status) if args.status else None,
+        owner=args.owner,
+        since=history.parse_time("--since", args.since, t) if args.since else None,
+        until=history.parse_time("--until", args.until, t) if args.until else None,
+        before=history.decode_cursor(args.cursor) if args.cursor else None,
+        limit=args.limit,
+    )
 
 
 def record_json(rec: RequestRecord) -> dict[str, Any]:

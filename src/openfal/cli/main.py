@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from openfal.cli import call, cluster_cmds, inspect_cmds, keys_cmds
+from openfal.cli import call, cluster_cmds, deploy_cmds, inspect_cmds, keys_cmds
 from openfal.cli.security_args import (
     add_listen_args,
     add_security_args,
@@ -137,24 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", help="FILE.py::Class or module:Class")
     add_listen_args(p, port=8080)
 
-    apps = sub.add_parser("apps", help="registered apps").add_subparsers(
-        dest="apps_command", required=True, metavar="ACTION"
-    )
-    p = apps.add_parser("list", help="list registered apps", epilog="example: openfal apps list")
-    _store_args(p)
-
     reqs = sub.add_parser("requests", help="inspect and cancel requests").add_subparsers(
         dest="requests_command", required=True, metavar="ACTION"
     )
     p = reqs.add_parser(
         "list",
         help="newest requests first",
-        epilog="example: openfal requests list --app openfal/echo --limit 5",
+        epilog="example: openfal requests list --app openfal/echo --since 2h --json",
     )
     _store_args(p)
     p.add_argument("--app", dest="app_id")
     p.add_argument("--status", choices=["IN_QUEUE", "IN_PROGRESS", "COMPLETED"])
+    p.add_argument("--owner", help="only this user's requests")
+    p.add_argument("--since", help="created at or after: ISO 8601, epoch seconds or an age (2h)")
+    p.add_argument("--until", help="created before: ISO 8601, epoch seconds or an age")
+    p.add_argument("--cursor", help="the next page (printed after a full page)")
     p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true", help="print {items, next_cursor} as JSON")
     for name, help_text in (
         ("show", "one request as JSON"),
         ("logs", "a request's logs"),
@@ -173,25 +172,49 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_parser(sub)
     keys_cmds.add_parsers(sub, _store_args)
     cluster_cmds.add_parsers(sub, _store_args)
+    deploy_cmds.add_parsers(sub)
     _group_examples(sub)
     return parser
 
 
 _GROUP_EXAMPLES = {
-    "apps": "openfal apps list --data-dir .openfal",
-    "requests": "openfal requests list --limit 5\n  openfal requests logs ID -f",
-    "keys": "openfal keys create --scope ADMIN --user me\n  openfal keys list",
-    "runners": "openfal runners list --store redis://10.0.0.5:6379/0",
-    "workers": "openfal workers list --store redis://10.0.0.5:6379/0",
+    "apps": ["openfal apps list", "openfal apps scale acme/x --min-concurrency 1"],
+    "secrets": ["openfal secrets set HF_TOKEN=hf_abc", "openfal secrets list"],
+    "requests": ["openfal requests list --limit 5", "openfal requests logs ID -f"],
+    "keys": ["openfal keys create --scope ADMIN --user me", "openfal keys list"],
+    "runners": ["openfal runners list acme/x", "openfal runners list --store redis://10.0.0.5:6379/0"],
+    "workers": ["openfal workers list --store redis://10.0.0.5:6379/0"],
 }
 
 
 def _group_examples(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """A command made of actions shows an example in its ``--help`` too."""
+    """A command made of actions shows an example in its ``--help`` too: the one above,
+    else its actions' own examples."""
     for name, parser in sub.choices.items():
-        if parser.epilog is None and name in _GROUP_EXAMPLES:
-            parser.epilog = "examples:\n  " + _GROUP_EXAMPLES[name]
+        if parser.epilog is not None:
+            continue
+        lines = _GROUP_EXAMPLES.get(name, [])
+        if not lines:
+            lines = [ex for action in _actions(parser) if (ex := _example_of(action.epilog))]
+        if lines:
+            parser.epilog = "examples:\n  " + "\n  ".join(lines)
             parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def _actions(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [p for a in subs for p in a.choices.values()]
+
+
+def _example_of(epilog: str | None) -> str | None:
+    """The first example line of an epilog (``example: X`` or an ``examples:`` block)."""
+    for line in (epilog or "").splitlines():
+        line = line.strip()
+        if line.startswith("example: "):
+            return line.removeprefix("example: ")
+        if line and not line.startswith("example"):
+            return line
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,7 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args.ref, host=args.host, port=args.port, announce=True)
     if args.command == "keys":
         return keys_cmds.dispatch(args)
-    if args.command in ("gateway", "worker", "runners", "workers"):
+    if args.command in ("deploy", "apps", "secrets", "runners"):
+        return deploy_cmds.dispatch(args)
+    if args.command in ("gateway", "worker", "workers"):
         return cluster_cmds.dispatch(args)
     return inspect_cmds.dispatch(args)
 

@@ -40,6 +40,11 @@ def add_settings_args(p: argparse.ArgumentParser) -> None:
         choices=["critical", "error", "warning", "info", "debug", "trace"],
         help="log level (default info)",
     )
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text (default) or json: one JSON object per line",
+    )
 
 
 def default_of(p: argparse.ArgumentParser, value: Any) -> Any:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
+from openfal.deploy import routes as deploy_routes
 from openfal.errors import OpenfalError
 from openfal.gateway.auth import AuthSettings
 from openfal.gateway.authenticate import Authenticate
@@ -19,10 +20,24 @@ from openfal.gateway.errors import (
 )
 from openfal.gateway.middleware import HostRouting, RequestId
 from openfal.gateway.registry import AppRegistry
-from openfal.gateway.routes import files, keys, meta, proxy, queue, realtime, run, stream, tokens
+from openfal.gateway.routes import (
+    files,
+    history,
+    keys,
+    meta,
+    playground,
+    proxy,
+    queue,
+    realtime,
+    run,
+    stream,
+    tokens,
+)
 from openfal.gateway.routes import storage as rest_storage
 from openfal.gateway.settings import GatewaySettings
 from openfal.gateway.webhooks import WebhookSettings
+from openfal.metrics import scrape
+from openfal.metrics.store_timing import instrument
 from openfal.storage import Storage
 from openfal.store import Store
 
@@ -44,11 +59,19 @@ def create_app(
     settings = settings or GatewaySettings()
     routes = [
         Route("/health", meta.health, methods=["GET"]),
+        Route("/metrics", scrape.metrics, methods=["GET"]),
         Route("/api/fal/proxy", proxy.fal_proxy, methods=["GET", "POST", "PUT"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
         Route("/rest/openapi/queue/openapi.json", meta.endpoint_openapi, methods=["GET"]),
-        Route("/rest/apps", meta.list_apps, methods=["GET"]),
+        *deploy_routes.ROUTES,  # /rest/apps, /rest/secrets, /rest/runners/{id}
         Route("/rest/runners", meta.list_runners, methods=["GET"]),
+        Route("/", playground.index, methods=["GET"]),
+        Mount("/ui", app=playground.static_files(), name="ui"),
+        Route("/rest/catalog", playground.catalog, methods=["GET"]),
+        Route("/rest/queues", playground.queues, methods=["GET"]),
+        Route("/rest/whoami", playground.whoami, methods=["GET"]),
+        Route("/rest/requests", history.list_requests, methods=["GET"]),
+        Route("/rest/requests/{request_id}", history.get_request, methods=["GET"]),
         Route("/rest/keys", keys.list_keys, methods=["GET"]),
         Route("/rest/keys", keys.create_key, methods=["POST"]),
         Route("/rest/keys/{key_id}", keys.revoke_key, methods=["DELETE"]),
@@ -95,10 +118,11 @@ def create_app(
             Exception: handle_unexpected,
         },
     )
-    app.state.store = store
+    app.state.store = instrument(store)
     app.state.registry = registry or AppRegistry(store)
     app.state.settings = settings
     app.state.storage = storage
+    app.state.secret_box = None  # serve and gateway set the secrets key (openfal.deploy)
     app.state.broker = broker
     app.state.uploads = uploads or files.UploadConfig()
     app.state.auth = auth or AuthSettings()

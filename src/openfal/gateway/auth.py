@@ -94,6 +94,7 @@ class Access(Enum):
 _PUBLIC_PATHS = frozenset(
     {
         "/health",
+        "/metrics",  # scraped by Prometheus; holds no request data
         "/openapi.json",
         "/.well-known/jwks.json",
         "/rest/.well-known/jwks.json",
@@ -107,6 +108,8 @@ _PUBLIC_PREFIXES = ("/rest/storage/upload/put/", "/ui/")
 def access(method: str, path: str) -> Access:
     """How much credential a request needs, by method and path."""
     if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES) or path == "/ui":
+        return Access.PUBLIC
+    if path == "/" and method in ("GET", "HEAD"):  # the playground asks for a key itself
         return Access.PUBLIC
     if path.startswith(("/files/", "/cdn/files/")):
         return Access.OPTIONAL if method in ("GET", "HEAD") else Access.OWN_CREDENTIAL

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from openfal.runner._redact import redact
+
 __all__ = [
     "Event",
     "LogEvent",
@@ -44,6 +46,9 @@ class LogEvent:
     source: str = "USER"
     timestamp: str = field(default_factory=timestamp)
     type: Literal["log"] = "log"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", redact(self.message))  # no secret in any log
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,11 +27,21 @@ def _schema(model: type[BaseModel] | None) -> dict[str, Any] | None:
     return None if model is None else model.model_json_schema()
 
 
-def _entry(found: Endpoint) -> dict[str, Any]:
+def _doc(obj: object) -> str:
+    """The first paragraph of ``obj``'s own docstring ("" without one)."""
+    raw = getattr(obj, "__doc__", None) if not isinstance(obj, type) else vars(obj).get("__doc__")
+    text = inspect.cleandoc(raw) if isinstance(raw, str) else ""
+    return " ".join(text.split("\n\n")[0].split())
+
+
+def _entry(found: Endpoint, app_doc: str) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "input_schema": _schema(found.input_model),
         "output_schema": _schema(found.output_model),
     }
+    description = _doc(found.function) or app_doc
+    if description:  # the playground shows it
+        entry["description"] = description
     if found.is_generator:
         entry["streaming"] = True
     if found.is_websocket:
@@ -45,7 +56,8 @@ def describe(cls: type[App]) -> dict[str, Any]:
     Streaming endpoints are marked `"streaming": true`; websocket endpoints
     `"websocket": "realtime"` or `"raw"` (a raw one has no schemas).
     """
-    endpoints = {path: _entry(found) for path, found in collect_endpoints(cls).items()}
+    app_doc = _doc(cls)
+    endpoints = {path: _entry(found, app_doc) for path, found in collect_endpoints(cls).items()}
     # Settings can hold arbitrary objects (fal's `image=ContainerImage(...)`); the platform
     # stores this as JSON, so such values become their string form.
     settings = to_jsonable_python(cls.settings(), fallback=str)

@@ -20,6 +20,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from openfal import toolkit
+from openfal.deploy.wiring import add_admin_routes
 from openfal.gateway import AppRegistry, GatewaySettings, create_app, tokens
 from openfal.gateway.auth import announce_policy
 from openfal.gateway.broker import RealtimeBroker
@@ -124,6 +125,7 @@ async def gateway_main(settings: Settings) -> None:
         app = build_gateway(
             settings, store, storage, secrets, registry=registry, broker=StoreBroker(store)
         )
+        add_admin_routes(app, None)  # secrets: the cluster's OPENFAL_SECRETS_KEY
         await announce(settings, store, app, f"--store {store_url}")
         async with tasks(
             housekeeping(store, settings.housekeeping_interval),
@@ -142,5 +144,5 @@ async def gateway_main(settings: Settings) -> None:
 
 
 def run_gateway(settings: Settings) -> None:
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     run_async(gateway_main(settings))

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from openfal import logjson
 from openfal.storage import Storage
 
 log = logging.getLogger("openfal")
@@ -33,7 +34,7 @@ class HandshakeLogFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, log_format: str = "text") -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -41,6 +42,7 @@ def setup_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per runner call is noise
     # realtime tokens travel in websocket URLs: keep them out of uvicorn's handshake lines
     logging.getLogger("uvicorn.error").addFilter(HandshakeLogFilter())
+    logjson.apply(log_format)
 
 
 def run_async(main: Coroutine[Any, Any, Any]) -> Any:
@@ -73,5 +75,7 @@ def uvicorn_server(app: Starlette, host: str, port: int, log_level: str) -> uvic
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=5,
+            # JSON logs: uvicorn's loggers propagate to the root logger's JSON handler
+            log_config=None if logjson.json_logs() else uvicorn.config.LOGGING_CONFIG,
         )
     )

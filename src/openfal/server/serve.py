@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from openfal.deploy.wiring import add_admin_routes, make_deployer
 from openfal.gateway import AppRegistry
 from openfal.server.apps import app_record
 from openfal.server.broker import StoreBroker
@@ -63,8 +64,10 @@ async def serve(settings: Settings) -> None:
         async with open_services(settings, settings.store) as (store, storage):
             embedded = settings.embedded
             secrets = await load_secrets(settings, store, shared=not embedded)
-            worker = build_worker(settings, store, embedded=True)
+            deployer = make_deployer(store, settings.data_dir)
+            worker = build_worker(settings, store, embedded=True, deployer=deployer)
             await worker.start()
+            deployer.start(worker)
             try:
                 registry = AppRegistry(store)
                 await register_apps(settings, store, registry, worker)
@@ -73,6 +76,7 @@ async def serve(settings: Settings) -> None:
                 app = build_gateway(
                     settings, store, storage, secrets, registry=registry, broker=broker
                 )
+                add_admin_routes(app, settings.data_dir)
                 where = (
                     f"--store {settings.store_url}"
                     if settings.store_url
@@ -94,9 +98,10 @@ async def serve(settings: Settings) -> None:
                     server = uvicorn_server(app, settings.host, settings.port, settings.log_level)
                     await server.serve()
             finally:
+                await deployer.stop()
                 await worker.stop()
 
 
 def run(settings: Settings) -> None:
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     run_async(serve(settings))

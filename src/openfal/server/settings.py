@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     # together (a receiver was down) do not all come back at the same moment
     webhook_retry_jitter: float = Field(0.2, ge=0, lt=1)
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line
+    # --- metrics (worker): its own /metrics listener; gateways serve /metrics on their port
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @classmethod
     def settings_customise_sources(

@@ -19,6 +19,10 @@ import signal
 
 from openfal import toolkit
 from openfal.apps import runner_env as apps_runner_env
+from openfal.deploy.rollout import REV_PREFIX, Deployer
+from openfal.deploy.wiring import make_deployer, worker_hooks
+from openfal.metrics.listener import serve_metrics
+from openfal.metrics.store_timing import instrument
 from openfal.server.apps import BUILTIN_APPS, app_record, installed, resolve_ref
 from openfal.server.runtime import run_async, setup_logging
 from openfal.server.secrets import load_secrets
@@ -32,12 +36,16 @@ log = logging.getLogger("openfal")
 __all__ = ["AppWatcher", "app_refs", "build_worker", "register", "run_worker", "worker_main"]
 
 
-def build_worker(settings: Settings, store: Store, *, embedded: bool) -> Worker:
+def build_worker(
+    settings: Settings, store: Store, *, embedded: bool, deployer: Deployer | None = None
+) -> Worker:
     """A worker on ``store``; ``embedded``: inside ``openfal serve``, which owns its store
-    (orphaned requests are requeued at start) and whose runners write its storage."""
+    (orphaned requests are requeued at start) and whose runners write its storage.
+    ``deployer`` starts the runners of deployed revisions (``openfal.deploy``)."""
     return Worker(
         store,
         WorkerConfig(
+            **(worker_hooks(deployer) if deployer is not None else {}),
             lease_ttl=settings.lease_ttl,
             cancel_grace=settings.cancel_grace,
             recover_orphans=embedded and settings.embedded,
@@ -98,6 +106,8 @@ class AppWatcher:
                 log.info("app %s was unregistered: draining it", app_id)
                 await self.worker.remove_app(app_id)
         for record in records.values():
+            if record.source.startswith(REV_PREFIX):
+                continue  # a deployed revision: the Deployer serves it
             if self.only_listed and record.app_id not in self.listed:
                 continue
             if await self._loadable(record):
@@ -161,7 +171,9 @@ async def worker_main(settings: Settings) -> None:
         max_attempts=settings.max_attempts,
     )
     await store.open()
-    worker = build_worker(settings, store, embedded=False)
+    deployer = make_deployer(store, None)
+    instrument(store)
+    worker = build_worker(settings, store, embedded=False, deployer=deployer)
     stopping = asyncio.Event()
     signals = 0
 
@@ -179,10 +191,12 @@ async def worker_main(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     watcher_task: asyncio.Task[None] | None = None
+    metrics_server: asyncio.Server | None = None
     secrets = await load_secrets(settings, store, shared=True)
     sender = await start_sender(store, settings, secrets.webhook)
     try:
         await worker.start()
+        deployer.start(worker)
         listed: dict[str, str] = {}
         for ref in app_refs(settings):
             record = await register(store, ref)
@@ -191,6 +205,10 @@ async def worker_main(settings: Settings) -> None:
             log.info("app %s (%s)", record.app_id, ref)
         watcher = AppWatcher(worker, store, listed, settings.only_listed)
         watcher_task = asyncio.create_task(watcher.run(settings.app_refresh))
+        if settings.metrics_port is not None:
+            metrics_server = await serve_metrics(
+                store, worker.id, settings.metrics_host, settings.metrics_port
+            )
         log.info(
             "openfal worker %s on %s (store %s, GPUs %s)",
             worker.id,
@@ -200,10 +218,13 @@ async def worker_main(settings: Settings) -> None:
         )
         await stopping.wait()
     finally:
+        if metrics_server is not None:
+            metrics_server.close()
         if watcher_task is not None:
             watcher_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher_task
+        await deployer.stop()
         await worker.stop(drain=settings.drain_timeout if stopping.is_set() else 0.0)
         await sender.stop()
         await store.close()
@@ -211,5 +232,5 @@ async def worker_main(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     run_async(worker_main(settings))

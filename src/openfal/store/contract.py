@@ -5,6 +5,7 @@ state changes and small ``_hooks`` that backends implement:
 
 - :mod:`openfal.store.requests`: requests, the queue, leases, logs, events;
 - :mod:`openfal.store.apps`: registered apps;
+- :mod:`openfal.store.history`: pages of past requests, newest first;
 - :mod:`openfal.store.auth`: API keys and rate limits;
 - :mod:`openfal.store.outbox`: the webhook outbox;
 - :mod:`openfal.store.runners`: workers, runner slots and realtime sessions;
@@ -21,11 +22,13 @@ from typing import Any
 
 from openfal.store.apps import AppStore
 from openfal.store.auth import AuthStore
+from openfal.store.deploy import DeployStore
+from openfal.store.history import HistoryStore
 from openfal.store.requests import RequestStore
 from openfal.store.runners import RunnerRegistry
 
 
-class Store(RequestStore, AppStore, AuthStore, RunnerRegistry, abc.ABC):
+class Store(RequestStore, AppStore, AuthStore, RunnerRegistry, DeployStore, HistoryStore, abc.ABC):
     """Shared state of the platform. Use :meth:`from_url` to get one."""
 
     def __init__(self, *, retention: float = 3600.0, max_attempts: int = 3) -> None:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum, IntEnum
 from typing import Any
 
+from openfal.metrics import request_finished, request_started
 from openfal.store.clock import now
 from openfal.store.outbox import OutboxStore
 from openfal.store.waiting import Waiting
@@ -198,7 +199,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
                 await self._delete_webhook(rec.id)
             raise
         self._notify(rec.id)
-        self._notify_work()
+        self._notify_work(rec.app_id)
         return rec
 
     async def get(self, request_id: str) -> RequestRecord | None:
@@ -275,7 +276,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
             remaining = loop_deadline - now()
             if remaining <= 0:
                 return None
-            await self.wait_for_work(min(remaining, 1.0))
+            await self.wait_for_work(min(remaining, 1.0), app_ids)
 
     async def _claim_once(
         self, app_ids: Sequence[str], worker_id: str, lease_ttl: float
@@ -305,6 +306,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
                     error_type="request_timeout",
                 )
                 continue
+            request_started(rec)
             self._notify(rec.id)
             return rec
 
@@ -476,7 +478,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
         )
         if updated is not None:
             self._notify(request_id)
-            self._notify_work()
+            self._notify_work(updated.app_id)
         return updated
 
     async def requeue_expired(self, before: float | None = None) -> list[str]:
@@ -552,6 +554,7 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
             request_id, expected, changes, worker_id=worker_id, lease_before=lease_before
         )
         if done is not None:
+            request_finished(done)
             self._notify(request_id)
             self._completed(done)
             if done.webhook_url:

@@ -10,6 +10,7 @@ backends shared between processes extend them (the timeout makes polling the fal
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -19,7 +20,8 @@ class Waiting:
     def __init__(self) -> None:
         super().__init__()
         self._changed: dict[str, asyncio.Event] = {}
-        self._work: asyncio.Event | None = None
+        # app id (None: any app) -> set when a request of it may have been queued
+        self._work: dict[str | None, asyncio.Event] = {}
         # request id -> its completed record (None: changed elsewhere, read it), for the
         # direct runs of this process: the waiter gets the record without reading it back
         self._done: dict[str, asyncio.Future[Any]] = {}
@@ -28,9 +30,10 @@ class Waiting:
         """Return True when ``request_id`` may have changed, False after ``timeout``."""
         return await self._wait_change(request_id, timeout)
 
-    async def wait_for_work(self, timeout: float) -> None:
-        """Return when a request may have been queued, or after ``timeout``."""
-        await self._wait_work(timeout)
+    async def wait_for_work(self, timeout: float, app_ids: Sequence[str] | None = None) -> None:
+        """Return when a request (of one of ``app_ids``, when given) may have been
+        queued, or after ``timeout``."""
+        await self._wait_work(timeout, _work_key(app_ids))
 
     # ------------------------------------------------------------------ hooks
 
@@ -53,26 +56,39 @@ class Waiting:
             if self._changed.get(request_id) is ev and ev.is_set():
                 del self._changed[request_id]
 
-    async def _wait_work(self, timeout: float) -> None:
-        if self._work is None:
-            self._work = asyncio.Event()
-        ev = self._work
+    def _arm_work(self, key: str | None) -> asyncio.Event:
+        """The event a wait for ``key``'s work waits on; armed before a read, it catches
+        what is queued between the read and the wait."""
+        ev = self._work.get(key)
+        if ev is None:
+            ev = self._work[key] = asyncio.Event()
+        return ev
+
+    async def _wait_work(self, timeout: float, key: str | None) -> None:
+        ev = self._arm_work(key)
         try:
             await asyncio.wait_for(ev.wait(), timeout)
         except TimeoutError:
             pass
         finally:
-            if self._work is ev and ev.is_set():
-                self._work = None
+            if self._work.get(key) is ev and ev.is_set():
+                del self._work[key]
 
     def _notify(self, request_id: str) -> None:
         ev = self._changed.get(request_id)
         if ev is not None:
             ev.set()
 
-    def _notify_work(self) -> None:
-        if self._work is not None:
-            self._work.set()
+    def _notify_work(self, app_id: str | None = None) -> None:
+        """A request of ``app_id`` (None: of any app, or unknown) may have been queued."""
+        if app_id is None:
+            for ev in self._work.values():
+                ev.set()
+            return
+        for key in (app_id, None):
+            waiting = self._work.get(key)
+            if waiting is not None:
+                waiting.set()
 
     def _expect_done(self, request_id: str) -> None:
         """A caller of this process will wait for the request to complete."""
@@ -93,3 +109,8 @@ class Waiting:
 
     async def _await_done(self, fut: asyncio.Future[Any], timeout: float) -> None:
         await asyncio.wait({fut}, timeout=timeout)
+
+
+def _work_key(app_ids: Sequence[str] | None) -> str | None:
+    """Waits for one app wake only for it; for several (rare), for any."""
+    return app_ids[0] if app_ids is not None and len(app_ids) == 1 else None

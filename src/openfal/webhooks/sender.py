@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from openfal.metrics import webhook_try
 from openfal.store import Store, WebhookDelivery
 from openfal.store.clock import now
 from openfal.webhooks.delivery import (
@@ -145,6 +146,7 @@ class WebhookSender:
             retry_at=now() + delay if delay is not None else None,
             error=error,
         )
+        webhook_try(_label(attempt.ok, refused, error))
         if attempt.ok:
             log.info("webhook of %s delivered (try %d)", delivery.request_id, number)
         else:
@@ -175,6 +177,15 @@ class WebhookSender:
         # payload; a platform error (timeout, cancel, no runner) says what happened
         error = rec.error if rec.error_type else None
         return build_payload(rec.id, rec.status_code or 500, rec.result or b"", error)
+
+
+def _label(ok: bool, refused: str | None, gave_up: str | None) -> str:
+    """The try's ``outcome`` label in ``openfal_webhook_deliveries_total``."""
+    if ok:
+        return "delivered"
+    if refused:
+        return "refused"
+    return "failed" if gave_up else "retry"
 
 
 def _outcome(attempt: Attempt) -> str:

@@ -51,7 +51,7 @@ class Dispatcher:
             await self._wait_for_work()
             return
         runner = self.sup.free_runner(rec.hint)
-        if runner is None:  # it died while we waited for work: try again elsewhere
+        if runner is None or not self.sup.accepting:  # it died, or a new revision took over
             await self.store.requeue(
                 rec.id,
                 self.worker_id,
@@ -70,7 +70,7 @@ class Dispatcher:
         the supervisor stops; at most CLAIM_WAIT seconds. Cancelling a wait is harmless,
         unlike cancelling a claim (it may have taken a request)."""
         self.sup.slot.clear()
-        work = asyncio.create_task(self.store.wait_for_work(CLAIM_WAIT))
+        work = asyncio.create_task(self.store.wait_for_work(CLAIM_WAIT, [self.sup.app_id]))
         slot = asyncio.create_task(self.sup.slot.wait())
         try:
             await asyncio.wait({work, slot}, return_when=asyncio.FIRST_COMPLETED)

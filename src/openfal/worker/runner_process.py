@@ -13,11 +13,13 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 
 from openfal.errors import OpenfalError
+from openfal.metrics import cold_start
 from openfal.worker.link import RunnerLink
 
 log = logging.getLogger("openfal.worker")
@@ -69,11 +71,15 @@ class RunnerProcess:
     started_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.monotonic)
     exit_code: int | None = None
+    python: str = sys.executable  # a deployed app's own environment, or the worker's
+    # given: the process's output goes through it, line by line (else it is inherited)
+    on_output: Callable[[RunnerProcess, str, str], None] | None = None
     link: RunnerLink | None = None  # the framed connection requests travel on
     link_path: str = ""  # its Unix socket ("": requests go over HTTP)
     _proc: asyncio.subprocess.Process | None = None
     _exited: asyncio.Event = field(default_factory=asyncio.Event)
     _watcher: asyncio.Task[None] | None = None
+    _readers: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -96,9 +102,11 @@ class RunnerProcess:
         """Spawn the process and return once ``/health`` answers 200."""
         self.port = self.port or free_port(self.host)
         self.link_path = self.link_path or _link_path(self.id)
+        spawned = time.monotonic()
         env = {**os.environ, **self.env, "OPENFAL_RUNNER_ID": self.id, "PYTHONUNBUFFERED": "1"}
+        piped = asyncio.subprocess.PIPE if self.on_output is not None else None
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable,
+            self.python,
             "-m",
             "openfal.runner",
             self.app_ref,
@@ -109,6 +117,8 @@ class RunnerProcess:
             "--link",
             self.link_path,
             env=env,
+            stdout=piped,
+            stderr=piped,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
@@ -120,6 +130,11 @@ class RunnerProcess:
             self.port,
         )
         self._watcher = asyncio.create_task(self._watch())
+        if self.on_output is not None:
+            self._readers = [
+                asyncio.create_task(self._read(self._proc.stdout, "stdout")),
+                asyncio.create_task(self._read(self._proc.stderr, "stderr")),
+            ]
         try:
             await asyncio.wait_for(self._wait_healthy(http), startup_timeout)
         except TimeoutError:
@@ -134,6 +149,7 @@ class RunnerProcess:
         await self._connect_link()
         self.state = RunnerState.READY
         self.last_used = time.monotonic()
+        cold_start(self.app_id, self.last_used - spawned)
         log.info("runner %s for %s ready", self.id, self.app_id)
 
     async def _connect_link(self) -> None:
@@ -155,9 +171,22 @@ class RunnerProcess:
             exited.cancel()
             delay = min(delay * 1.5, 0.25)
 
+    async def _read(self, stream: asyncio.StreamReader | None, name: str) -> None:
+        assert stream is not None and self.on_output is not None
+        while True:
+            try:
+                line = await stream.readline()
+            except ValueError:  # a line longer than the buffer: take it in pieces
+                line = await stream.read(64 * 1024)
+            if not line:
+                return
+            self.on_output(self, name, line.decode(errors="replace").rstrip("\n"))
+
     async def _watch(self) -> None:
         assert self._proc is not None
         self.exit_code = await self._proc.wait()
+        if self._readers:  # the last lines (a child that kept the pipe open: not forever)
+            await asyncio.wait(self._readers, timeout=2.0)
         if self.state is not RunnerState.STOPPING:
             log.warning(
                 "runner %s for %s exited with code %s", self.id, self.app_id, self.exit_code

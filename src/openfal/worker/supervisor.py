@@ -15,7 +15,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -25,6 +25,7 @@ from openfal.store import AppRecord, RunnerInfo, SlotState, Store
 from openfal.worker.dispatcher import Dispatcher
 from openfal.worker.gpus import GpuPool, gpus_needed
 from openfal.worker.job import DispatchConfig
+from openfal.worker.launch import Launcher, plain_launch
 from openfal.worker.runner_process import (
     RunnerProcess,
     RunnerStartError,
@@ -88,6 +89,8 @@ class PoolContext:
     gpus: GpuPool = field(default_factory=lambda: GpuPool(None))
     runner_host: str = "127.0.0.1"  # the address runners bind
     advertise_host: str | None = None  # the address gateways reach runners at
+    launch: Launcher = plain_launch  # interpreter, code and extra env of an app's runners
+    on_output: Callable[[RunnerProcess, str, str], None] | None = None  # runners' output
 
 
 class Supervisor:
@@ -150,9 +153,10 @@ class Supervisor:
         self.accepting = False
         self.slot.set()
         # let a claim in flight land (a request claimed now is run, not dropped)
-        _, stuck = await asyncio.wait(self._tasks, timeout=self.tick * 4 + 2.0)
-        for t in stuck:
-            t.cancel()
+        if self._tasks:  # a pool that warmed up a runner but never served has none
+            _, stuck = await asyncio.wait(self._tasks, timeout=self.tick * 4 + 2.0)
+            for t in stuck:
+                t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.jobs and drain > 0:
             await asyncio.wait(self.jobs, timeout=None if math.isinf(drain) else drain)
@@ -185,6 +189,13 @@ class Supervisor:
             matching = [r for r in free if hint in r.hints]
             free = matching or free
         return min(free, key=self.load)
+
+    def reconfigure(self, app: AppRecord) -> None:
+        """New settings for the same code (``apps scale``): applied live."""
+        self.scaling = ScalingSettings.from_settings(app.settings)
+        self.app = app
+        self.dispatch_cfg.request_timeout = self.scaling.request_timeout
+        self.slot.set()
 
     # -- realtime sessions
 
@@ -241,7 +252,7 @@ class Supervisor:
                 wait = await self.rescale()
             except Exception as e:  # the store may be restarting: try again next tick
                 log.warning("scaling %s failed: %s: %s", self.app_id, type(e).__name__, e)
-            await self.store.wait_for_work(wait)
+            await self.store.wait_for_work(wait, [self.app_id])
             # a burst of submits wakes this loop once per request: decide at most every
             # RESCALE_EVERY seconds (each decision reads the store three times)
             await asyncio.sleep(max(0.0, started + RESCALE_EVERY - time.monotonic()))
@@ -330,10 +341,17 @@ class Supervisor:
         gpus = self.ctx.gpus.take(self.gpus_per_runner)
         if gpus is None:
             return False
+        try:
+            launch = await self.ctx.launch(self.app)
+        except BaseException:
+            self.ctx.gpus.give(gpus)
+            raise
         runner = RunnerProcess(
             app_id=self.app_id,
-            app_ref=self.app.source,
-            env={**self.ctx.env, **self.ctx.gpus.env(gpus)},
+            app_ref=launch.ref,
+            python=launch.python,
+            on_output=self.ctx.on_output,
+            env={**self.ctx.env, **launch.env, **self.ctx.gpus.env(gpus)},
             host=self.ctx.runner_host,
             advertise_host=self.ctx.advertise_host,
             gpus=gpus,

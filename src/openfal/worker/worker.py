@@ -9,6 +9,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,8 @@ import httpx
 from openfal.store import AppRecord, RunnerInfo, Store, WorkerInfo
 from openfal.store.housekeeping import housekeeping
 from openfal.worker.gpus import GpuPool
-from openfal.worker.runner_process import RunnerState
+from openfal.worker.launch import Launcher, plain_launch
+from openfal.worker.runner_process import RunnerProcess, RunnerState
 from openfal.worker.supervisor import PoolContext, Supervisor
 
 log = logging.getLogger("openfal.worker")
@@ -37,6 +39,8 @@ class WorkerConfig:
     runner_host: str = "127.0.0.1"  # the address runners bind
     advertise_host: str | None = None  # the address gateways reach runners at
     host: str | None = None  # this machine's name in listings (default: hostname)
+    launch: Launcher = plain_launch  # how runners start (deployed apps: their own env)
+    on_output: Callable[[RunnerProcess, str, str], None] | None = None  # runners' output
 
 
 def _same_app(a: AppRecord, b: AppRecord) -> bool:
@@ -61,6 +65,7 @@ class Worker:
         self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._retiring: dict[Supervisor, asyncio.Task[None]] = {}  # replaced pools, draining
+        self.warming: set[Supervisor] = set()  # a new revision's pools, not serving yet
 
     async def start(self) -> None:
         self._http = httpx.AsyncClient(
@@ -77,6 +82,8 @@ class Worker:
             gpus=self.gpus,
             runner_host=self.config.runner_host,
             advertise_host=self.config.advertise_host,
+            launch=self.config.launch,
+            on_output=self.config.on_output,
         )
         if self.config.recover_orphans:
             ids = await self.store.requeue_expired(before=float("inf"))
@@ -100,6 +107,9 @@ class Worker:
         old = self.pools.get(app.app_id)
         if old is not None and _same_app(old.app, app):
             return
+        if old is not None and (old.app.source, old.app.endpoints) == (app.source, app.endpoints):
+            old.reconfigure(app)  # only settings changed: no new runners
+            return
         pool = Supervisor(app, self._ctx)
         self.pools[app.app_id] = pool
         pool.start()
@@ -116,6 +126,16 @@ class Worker:
             self._retire(pool, drain)
             with contextlib.suppress(Exception):
                 await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
+
+    def new_pool(self, app: AppRecord) -> Supervisor:
+        """A pool for ``app`` that is not serving yet (a rollout warms it up)."""
+        assert self._ctx is not None, "start() the worker first"
+        return Supervisor(app, self._ctx)
+
+    def retire(self, pool: Supervisor, drain: float = float("inf")) -> None:
+        """Stop ``pool`` claiming now; its in-flight requests finish, then it stops."""
+        pool.accepting = False  # before any await: not one more claim
+        self._retire(pool, drain)
 
     def _retire(self, pool: Supervisor, drain: float) -> None:
         task = asyncio.create_task(pool.stop(drain=drain))
@@ -134,7 +154,7 @@ class Worker:
         with contextlib.suppress(Exception):
             await self._heartbeat()
         await asyncio.gather(
-            *(p.stop(drain=drain) for p in self.pools.values()),
+            *(p.stop(drain=drain) for p in [*self.pools.values(), *self.warming]),
             *self._retiring.values(),
             return_exceptions=True,
         )
@@ -149,12 +169,13 @@ class Worker:
     def abort(self) -> None:
         """Cancel every in-flight request now: each goes back to the queue without
         counting an attempt (a draining :meth:`stop` then finishes at once)."""
-        for pool in [*self.pools.values(), *self._retiring]:
+        for pool in [*self.pools.values(), *self._retiring, *self.warming]:
             for job in list(pool.jobs):
                 job.cancel()
 
     def runners(self) -> list[dict[str, Any]]:
-        return [r for p in self.pools.values() for r in p.describe()]
+        pools = [*self.pools.values(), *self.warming, *self._retiring]
+        return [r for p in pools for r in p.describe()]
 
     def info(self) -> WorkerInfo:
         return WorkerInfo(
@@ -181,7 +202,7 @@ class Worker:
         await self.store.heartbeat_worker(self.info(), self.config.lease_ttl)
         owned: dict[str, tuple[Supervisor, Any]] = {}
         infos: list[RunnerInfo] = []
-        for pool in [*self.pools.values(), *self._retiring]:
+        for pool in [*self.pools.values(), *self._retiring, *self.warming]:
             for runner in pool.runners:
                 if runner.state is not RunnerState.DEAD:
                     owned[runner.id] = (pool, runner)

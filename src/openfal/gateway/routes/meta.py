@@ -36,23 +36,6 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def list_apps(request: Request) -> Response:
-    """The apps; where their code lives on the server's disk is for admins only."""
-    apps = await registry(request).all()
-    admin = principal_of(request).admin
-    return JSONResponse(
-        [
-            {
-                "app_id": a.app_id,
-                "source": a.source if admin else None,
-                "settings": a.settings,
-                "endpoints": sorted("/" + p for p in a.endpoints),
-            }
-            for a in apps
-        ]
-    )
-
-
 async def list_runners(request: Request) -> Response:
     """Every live runner in the cluster, from the store's registry (``?app_id=`` filters);
     their internal URLs are for admins only."""

@@ -16,6 +16,8 @@ from typing import Any
 from openfal.store.apps import AppRecord
 from openfal.store.contract import Store
 from openfal.store.memory.auth import MemoryAuth
+from openfal.store.memory.deploy import MemoryDeploy
+from openfal.store.memory.history import MemoryHistory
 from openfal.store.memory.outbox import MemoryOutbox
 from openfal.store.memory.runners import MemoryRunners
 from openfal.store.requests import LogEntry, RequestRecord, RequestStatus
@@ -31,7 +33,7 @@ def _copy_value(value: Any) -> Any:
     return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
-class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, Store):
+class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, MemoryDeploy, MemoryHistory, Store):
     """A :class:`Store` that lives in this process only (``memory://``)."""
 
     def __init__(self, **kwargs: Any) -> None:

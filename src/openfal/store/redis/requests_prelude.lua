@@ -68,7 +68,9 @@ local function bump(id, new_status, old_status)
   redis.call('HSET', rkey(id), '_v', v)
   redis.call('PUBLISH', P .. 'changed:' .. id, v)
   if new_status == 'IN_QUEUE' and old_status ~= 'IN_QUEUE' then
-    redis.call('PUBLISH', P .. 'work', redis.call('INCR', P .. 'workver'))
+    local wv = redis.call('INCR', P .. 'workver')
+    redis.call('PUBLISH', P .. 'work', wv)
+    redis.call('PUBLISH', P .. 'work:' .. redis.call('HGET', rkey(id), 'app_id'), wv)
   end
 end
 

@@ -20,6 +20,7 @@ Key layout (every key and channel starts with ``prefix``, default ``openfal:``):
     apps                  hash    app_id -> JSON AppRecord
     changed:{id}          channel published on every change of a request (payload: ``_v``)
     work                  channel published when a request enters a queue (payload: workver)
+    work:{app_id}         channel the same, for that app's requests only
 
 Atomicity: every change touching more than one key is one Lua script (insert, update,
 pop-next, append, purge), registered once per client and run with EVALSHA. A script
@@ -84,6 +85,8 @@ from redis.commands.core import AsyncScript
 from openfal.store.apps import AppRecord
 from openfal.store.contract import Store
 from openfal.store.redis.auth import RedisAuth
+from openfal.store.redis.deploy import RedisDeploy
+from openfal.store.redis.history import RedisHistory
 from openfal.store.redis.outbox import RedisOutbox
 from openfal.store.redis.runners import RedisRunners
 from openfal.store.redis.scripts import lua
@@ -516,7 +519,7 @@ class _Hub:
 # ---------------------------------------------------------------------- the store
 
 
-class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
+class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory, Store):
     """A :class:`Store` in Redis (``redis://host:port/db``), shared by many processes.
 
     ``prefix`` namespaces every key and channel; ``list_scan_limit`` bounds how many
@@ -628,16 +631,18 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
             self._k("changed", request_id).encode(), version, current, timeout
         )
 
-    async def _wait_work(self, timeout: float) -> None:
+    async def _wait_work(self, timeout: float, key: str | None) -> None:
         version = _take_seen((self._token, None))
         r = await self._r()
-        key = self._k("workver")
+        counter = self._k("workver")
 
         async def current() -> int:
-            return int(await r.get(key) or 0)
+            return int(await r.get(counter) or 0)
 
         assert self._hub is not None
-        await self._hub.wait(self._k("work").encode(), version, current, timeout)
+        channel = self._k("work", key) if key is not None else self._k("work")
+        await self._hub.wait(channel.encode(), version, current, timeout)
+
 
     def _expect_done(self, request_id: str) -> None:
         """Not here: another worker may complete it; ``wait_done`` waits for changes."""
@@ -647,10 +652,12 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, Store):
         if self._hub is not None:
             self._hub.force(self._k("changed", request_id).encode())
 
-    def _notify_work(self) -> None:
-        super()._notify_work()
+    def _notify_work(self, app_id: str | None = None) -> None:
+        super()._notify_work(app_id)
         if self._hub is not None:
             self._hub.force(self._k("work").encode())
+            if app_id is not None:
+                self._hub.force(self._k("work", app_id).encode())
 
     # ------------------------------------------------------------------ requests
 

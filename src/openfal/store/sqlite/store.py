@@ -34,6 +34,8 @@ from openfal.store.requests import (
 from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
 from openfal.store.sqlite.batch import GroupCommit
 from openfal.store.sqlite.checkpoint import Checkpointer
+from openfal.store.sqlite.deploy import SQLiteDeploy
+from openfal.store.sqlite.history import HISTORY_SCHEMA, SQLiteHistory
 from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
 from openfal.store.sqlite.transaction import transaction as _write
@@ -93,6 +95,7 @@ _SCHEMA = [
     " settings TEXT NOT NULL, endpoints TEXT NOT NULL, registered_at REAL NOT NULL)",
     *AUTH_SCHEMA,
     *OUTBOX_SCHEMA,
+    *HISTORY_SCHEMA,
 ]
 
 HEAD_SQL = (
@@ -143,7 +146,7 @@ def _first(rows: list[sqlite3.Row]) -> RequestRecord | None:
     return row_to_record(dict(rows[0])) if rows else None
 
 
-class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
+class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteHistory, Store):
     """A :class:`Store` in one SQLite file (``sqlite:///path``)."""
 
     def __init__(self, path: str, *, poll_interval: float = 0.2, **kwargs: Any) -> None:
@@ -311,11 +314,11 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
         finally:
             self._waiters -= 1
 
-    async def _wait_work(self, timeout: float) -> None:
+    async def _wait_work(self, timeout: float, key: str | None) -> None:
         self._waiters += 1
         try:
             self._watch_other_processes()
-            await super()._wait_work(timeout)
+            await super()._wait_work(timeout, key)
         finally:
             self._waiters -= 1
 
@@ -427,9 +430,9 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, Store):
         return await self._transact(tx)
 
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
-        if self._work is None:  # see "waiting": a request queued meanwhile is not missed
-            self._work = asyncio.Event()
         apps = list(dict.fromkeys(app_ids))
+        # see "waiting": a request queued meanwhile is not missed
+        self._arm_work(apps[0] if len(apps) == 1 else None)
         assignments = "".join(f"{name} = ?, " for name in changes)
         values = [_encode(name, value) for name, value in changes.items()]
 
