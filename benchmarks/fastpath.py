@@ -52,13 +52,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(cmd: list[str], ready: Callable[[], bool]) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    cmd: list[str], ready: Callable[[], bool], src: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "PYTHONPATH": src} if src else None
     proc = subprocess.Popen(
         ["taskset", "-c", "0", *cmd],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=HERE.parent,
         start_new_session=True,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 90
@@ -207,7 +211,9 @@ def budget(port: int, base: str, n: int = 100) -> dict[str, object]:
     }
 
 
-def serve(store: str, calls: int, seconds: float, lua: Path, data: Path) -> dict:
+def serve(
+    store: str, calls: int, seconds: float, lua: Path, data: Path, src: str | None = None
+) -> dict:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [
@@ -227,7 +233,7 @@ def serve(store: str, calls: int, seconds: float, lua: Path, data: Path) -> dict
             cmd += ["--store", f"redis://127.0.0.1:{redis_port}/0"]
         elif store == "memory":
             cmd += ["--store", "memory://"]
-        with process(cmd, answers(f"{base}/health")):
+        with process(cmd, answers(f"{base}/health"), src):
             spent = None
             if redis_port:  # first: later, the runs the wrk submits would still be running
                 with httpx.Client(timeout=60) as c:
@@ -270,6 +276,11 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--stores", default="sqlite,memory,redis")
+    ap.add_argument(
+        "--before",
+        metavar="SRC",
+        help="also measure openfal from this src folder (a checkout of an older commit)",
+    )
     a = ap.parse_args()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         raise SystemExit("needs wrk and taskset: scripts/system-deps.sh")
