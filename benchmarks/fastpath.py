@@ -224,7 +224,7 @@ def serve(
         "--port",
         str(port),
         "--data-dir",
-        str(data / store),
+        str(data / (f"{store}-before" if src else store)),
         "--log-level",
         "warning",
     ]
@@ -294,6 +294,9 @@ def main() -> None:
         lua.write_text(LUA)
         rows.append(("bare Starlette + uvicorn (first)", floor(a.calls, a.seconds, lua)))
         for store in a.stores.split(","):
+            if a.before:
+                row = serve(store, a.calls, a.seconds, lua, Path(tmp), a.before)
+                rows.append((f"before: openfal serve ({store})", row))
             rows.append(
                 (f"openfal serve ({store})", serve(store, a.calls, a.seconds, lua, Path(tmp)))
             )
