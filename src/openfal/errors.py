@@ -28,12 +28,16 @@ tree (modules in brackets; a class marked ``+ValueError`` is also that builtin):
     │   ├── UrlUnresolvable               its host does not resolve (now)
     │   └── WebhookUrlRefused [webhooks]  (worded for webhooks; + WebhookUrlUnresolvable)
     ├── InvalidKey +ValueError [filekeys] 400 bad_request: a file key that could escape
+    ├── QueryError +ValueError [gateway.history]  400 bad_request: a request history filter
     ├── SettingsError +ValueError [server.settings]   a bad setting; stops the command
     ├── RunnerLost [worker.job]            a runner died under a request (it is retried)
     ├── RunnerStartError [worker.runner_process]  a runner did not start
     ├── RunnerProtocolError [worker.frames]  a runner broke the wire protocol
     ├── UploadFailed [toolkit]            a runner's upload through a gateway failed
     ├── DuplicateRequest [runner]         a request id the runner is already running
+    ├── QueryError +ValueError [gateway.history]  a bad history query
+    ├── deploy (openfal.deploy): SourceError +ValueError 400 [source], BuildError [envs],
+    │   SecretError +ValueError 400 [secrets], RolloutFailed [rollout], AdminError [client]
     └── (app side, openfal.sdk) AppException (+ FieldException 422), RequestCancelled,
         AppDefinitionError, AppLoadError
 

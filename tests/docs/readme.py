@@ -20,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-# A block that starts its own servers shows another setup than `make serve` (many
-# machines, keys and limits, ...): its commands are covered by the tests of that setup.
+# A block that starts its own servers (or talks to one on another port) shows another setup
+# than `make serve` (many machines, keys and limits, deploying, ...), and so do the blocks
+# after it in its section: the tests of that setup cover them.
 OWN_SETUP = re.compile(
     r"^\$ (\S+=\S+ )*(openfal (serve|gateway|worker)|redis-server|weed) "
     r"|^\$ [^'\"]*?(localhost|127\.0\.0\.1):(?!8000\b)\d{4,5}",
@@ -65,8 +66,10 @@ def blocks() -> list[Block]:
     text = README.read_text()
     found: list[Block] = []
     previous_python: str | None = None
+    own_setup_sections: set[int] = set()  # a section that set up its own server keeps it
     for number, match in enumerate(FENCE.finditer(text)):
         lang, body = match.group(1), match.group(2)
+        section = text.rfind("\n## ", 0, match.start())
         if lang == "python":
             previous_python = body
             continue
@@ -75,7 +78,9 @@ def blocks() -> list[Block]:
             continue
         block = _parse(number, body, previous_python)
         previous_python = None
-        if block.commands and not OWN_SETUP.search(body):
+        if OWN_SETUP.search(body):
+            own_setup_sections.add(section)
+        elif block.commands and section not in own_setup_sections:
             found.append(block)
     return found
 

@@ -70,7 +70,7 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     """``openfal serve`` in dev mode (no keys) with the fixture apps the tests use."""
     s = _serve(
         tmp_path_factory.mktemp("ui"),
-        ["echo", "sleeper", "prints_logs", "file_input", "realtime", "form_kinds"],
+        ["echo", "sleeper", "prints_logs", "file_input", "realtime", "form_kinds", "file_output"],
     )
     yield s
     s.stop()

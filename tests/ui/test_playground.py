@@ -3,8 +3,11 @@ live status, logs and the rendered result, uploads a file, cancels, reads the hi
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
+import wave
 from pathlib import Path
 
 import httpx
@@ -30,7 +33,7 @@ def status_badge(page: Page) -> object:
 
 def test_find_echo_fill_its_form_run_and_see_the_output(page: Page, playground: Serve) -> None:
     page.goto(f"{playground.url}/")
-    expect(page.locator("article.app")).to_have_count(6)
+    expect(page.locator("article.app")).to_have_count(7)
     shot(page, "apps")
     page.fill("input.search", "openfal/echo")
     expect(page.locator("article.app")).to_have_count(1)
@@ -63,9 +66,8 @@ def test_upload_a_file_through_a_file_input(page: Page, playground: Serve, tmp_p
     sample.write_text("these bytes went through the storage API\n")
     open_endpoint(page, playground, "test/file-input")
     page.locator("[data-field=file_url] input[type=file]").set_input_files(str(sample))
-    expect(page.locator("[data-field=file_url] .upload-state")).to_contain_text(
-        "uploaded notes.txt"
-    )
+    state = page.locator("[data-field=file_url] .upload-state")
+    expect(state).to_contain_text("uploaded notes.txt")
     url = page.input_value("[data-field=file_url] input[type=url]")
     assert url.startswith(f"{playground.url}/files/") and url.endswith("notes.txt")
     page.click("#run")
@@ -74,6 +76,20 @@ def test_upload_a_file_through_a_file_input(page: Page, playground: Serve, tmp_p
     expect(raw).to_contain_text(f'"received": "{url}"')
     expect(raw).to_contain_text('"size": 41')
     expect(page.locator(".output pre.logs")).to_contain_text(f"read 41 bytes from {url}")
+
+    # the same field takes a dropped file
+    page.locator("[data-field=file_url] .dropzone").evaluate(
+        """zone => {
+            const data = new DataTransfer();
+            data.items.add(new File(["dropped bytes"], "dropped.txt", {type: "text/plain"}));
+            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+        }"""
+    )
+    expect(state).to_contain_text("uploaded dropped.txt (13 bytes)")
+    dropped = page.input_value("[data-field=file_url] input[type=url]")
+    assert dropped.endswith("dropped.txt") and dropped != url
+    page.click("#run")
+    expect(page.locator(".output details.raw pre")).to_contain_text('"head": "dropped bytes"')
 
 
 def test_cancel_a_slow_request_from_the_page(page: Page, playground: Serve) -> None:
@@ -185,3 +201,27 @@ def test_the_form_sends_every_kind_of_field(page: Page, playground: Serve) -> No
         "inner": {"label": "nested", "weight": 0.5},
         "image_size": "portrait_16_9",
     }
+
+
+def _wav_data_uri() -> str:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x10" * 4000)  # half a second
+    return "data:audio/wav;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_audio_and_video_outputs_get_players(page: Page, playground: Serve) -> None:
+    open_endpoint(page, playground, "test/file-output")
+    page.fill("[data-field=url] input[type=url]", f"{playground.url}/files/clip.mp4")
+    page.click("[data-field=urls] button:text('+ add')")
+    page.locator("[data-field=urls] .array-item input[type=url]").fill(_wav_data_uri())
+    page.click("#run")
+    expect(status_badge(page)).to_have_text("COMPLETED")
+    expect(page.locator(".output .result video")).to_have_attribute(
+        "src", f"{playground.url}/files/clip.mp4"
+    )
+    audio = page.locator(".output .result audio")
+    page.wait_for_function("a => a.duration > 0.4", arg=audio.element_handle())

@@ -24,11 +24,14 @@ from typing import Any
 import httpx
 
 from openfal.deploy.source import pack
+from openfal.errors import OpenfalError
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
-class AdminError(RuntimeError):
+class AdminError(OpenfalError):
+    """The server refused an admin call: its HTTP ``status`` and ``detail``."""
+
     def __init__(self, status: int, detail: Any) -> None:
         super().__init__(f"{status}: {detail}")
         self.status, self.detail = status, detail

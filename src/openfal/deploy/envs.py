@@ -21,12 +21,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO
 
+import openfal
+from openfal.errors import OpenfalError
+
 Log = Callable[[str], Awaitable[None]]
 
 LAYER_FILE = "_openfal_layer.pth"
 
 
-class BuildError(RuntimeError):
+class BuildError(OpenfalError):
     """The environment could not be built; the message ends with the installer's output."""
 
 
@@ -42,9 +45,20 @@ def find_uv() -> str:
 
 
 def layer_paths() -> list[str]:
-    """The worker environment's package folders, seen by every app environment."""
+    """The worker environment's package folders, seen by every app environment: the folder
+    this openfal was imported from (a source checkout or an editable install), then the
+    worker's site-packages."""
     paths = sysconfig.get_paths()
-    return list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
+    here = str(Path(openfal.__file__).resolve().parent.parent)
+    return list(dict.fromkeys([here, paths["purelib"], paths["platlib"]]))
+
+
+def layer_file_text() -> str:
+    """The ``.pth`` that layers an app environment on the worker's. ``site.addsitedir``
+    (not a plain path line) also reads the ``.pth`` files found there, so an editable
+    install of openfal in the worker's environment is seen too; the folders go after the
+    environment's own, so the app's requirements win."""
+    return "".join(f"import site; site.addsitedir({p!r})\n" for p in layer_paths())
 
 
 class Environments:
@@ -107,7 +121,7 @@ class Environments:
     async def _install(self, uv: str, dest: Path, requirements: list[str], log: Log) -> None:
         await _run([uv, "venv", str(dest), "--python", sys.executable], log)
         site = _site_packages(dest)
-        (site / LAYER_FILE).write_text("\n".join(layer_paths()) + "\n")
+        (site / LAYER_FILE).write_text(layer_file_text())
         await _run(
             [uv, "pip", "install", "--python", str(dest / "bin" / "python"), *requirements], log
         )

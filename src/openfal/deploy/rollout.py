@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import replace
@@ -34,6 +35,7 @@ from typing import Any
 from openfal.deploy.envs import BuildError, Environments
 from openfal.deploy.secrets import ENV_NAMES, Redactor, SecretBox, SecretError
 from openfal.deploy.source import SourceError, unpack
+from openfal.errors import OpenfalError
 from openfal.store import AppRecord, LogEntry, RequestStatus, Store
 from openfal.store.deploy import Deployment, Revision, RevisionState
 from openfal.worker.launch import Launch
@@ -51,8 +53,8 @@ def revision_of(app: AppRecord) -> str | None:
     return app.source.removeprefix(REV_PREFIX) if app.source.startswith(REV_PREFIX) else None
 
 
-class RolloutFailed(RuntimeError):
-    pass
+class RolloutFailed(OpenfalError):
+    """A revision's app did not load or its runners did not start."""
 
 
 class Deployer:
@@ -393,8 +395,6 @@ class BuildLog:
 
 async def describe(python: str, ref: str, env: dict[str, str]) -> dict[str, Any]:
     """The app's settings and endpoints, read by its own interpreter."""
-    import os
-
     proc = await asyncio.create_subprocess_exec(
         python,
         "-m",

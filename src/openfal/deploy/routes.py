@@ -30,8 +30,7 @@ from openfal.deploy.source import MAX_SOURCE, SourceError, entry_text, env_key, 
 from openfal.gateway.auth import principal_of
 from openfal.gateway.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from openfal.gateway.routes.common import parse_json_object, store
-from openfal.sdk import AppDefinitionError
-from openfal.sdk._settings import app_id_for
+from openfal.sdk import AppDefinitionError, app_id_for
 from openfal.store.deploy import Revision
 
 # setting -> (type, smallest value); None in a request removes an override

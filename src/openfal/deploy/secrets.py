@@ -15,6 +15,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from openfal.errors import OpenfalError
+
 ENV_KEY = "OPENFAL_SECRETS_KEY"
 ENV_NAMES = "OPENFAL_SECRET_NAMES"  # tells a runner which of its variables to redact
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -22,8 +24,11 @@ REDACTED = "[REDACTED]"
 _RESERVED = ("OPENFAL_", "FAL_", "PYTHON", "PATH", "LD_", "HOME")
 
 
-class SecretError(ValueError):
+class SecretError(OpenfalError, ValueError):
     """A bad secret name or value, or a key that cannot decrypt what the store holds."""
+
+    status_code = 400
+    error_type = "bad_request"
 
 
 def check_name(name: str) -> str:

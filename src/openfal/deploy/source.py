@@ -15,14 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from openfal.sdk._settings import app_id_for
+from openfal.errors import OpenfalError
+from openfal.sdk import app_id_for
 
 MAX_SOURCE = 64 * 1024 * 1024  # bytes of packed source a deploy may send
 _SKIP = {"__pycache__", ".git", ".venv", "node_modules", ".mypy_cache", ".pytest_cache"}
 
 
-class SourceError(ValueError):
+class SourceError(OpenfalError, ValueError):
     """The source cannot be a revision (bad reference, class not found, bad archive)."""
+
+    status_code = 400
+    error_type = "bad_request"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from openfal.errors import OpenfalError
 from openfal.store import LogEntry, RequestRecord, RequestStatus, WebhookDelivery
 from openfal.store.history import Cursor
 
@@ -21,8 +22,11 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class QueryError(ValueError):
+class QueryError(OpenfalError, ValueError):
     """A history query parameter that does not parse; the message names it."""
+
+    status_code = 400
+    error_type = "bad_request"
 
 
 def iso(t: float | None) -> str | None:

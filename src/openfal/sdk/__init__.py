@@ -1,7 +1,8 @@
 """What apps import: `App`, `endpoint`, `realtime`, progress and request context, and the errors.
 
-The platform also uses `describe`, `endpoint_models`, `collect_endpoints`, `load_app` and
-the request-binding hooks to inspect and run app classes. Imports nothing else of openfal.
+The platform also uses `describe`, `endpoint_models`, `collect_endpoints`, `load_app`,
+`app_id_for` and the request-binding hooks to inspect and run app classes. Imports nothing
+else of openfal.
 """
 
 from openfal.sdk._app import App
@@ -23,7 +24,7 @@ from openfal.sdk._exceptions import (
 )
 from openfal.sdk._loader import load_app
 from openfal.sdk._settings import DEFAULTS as SETTING_DEFAULTS
-from openfal.sdk._settings import UnknownSettingWarning
+from openfal.sdk._settings import UnknownSettingWarning, app_id_for
 
 __all__ = [
     "SETTING_DEFAULTS",
@@ -38,6 +39,7 @@ __all__ = [
     "RequestCancelled",
     "RequestContext",
     "UnknownSettingWarning",
+    "app_id_for",
     "bind_request",
     "collect_endpoints",
     "current_request",
