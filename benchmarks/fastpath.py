@@ -52,13 +52,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(cmd: list[str], ready: Callable[[], bool]) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    cmd: list[str], ready: Callable[[], bool], src: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "PYTHONPATH": src} if src else None
     proc = subprocess.Popen(
         ["taskset", "-c", "0", *cmd],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=HERE.parent,
         start_new_session=True,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 90
@@ -207,7 +211,9 @@ def budget(port: int, base: str, n: int = 100) -> dict[str, object]:
     }
 
 
-def serve(store: str, calls: int, seconds: float, lua: Path, data: Path) -> dict:
+def serve(
+    store: str, calls: int, seconds: float, lua: Path, data: Path, src: str | None = None
+) -> dict:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [
@@ -218,7 +224,7 @@ def serve(store: str, calls: int, seconds: float, lua: Path, data: Path) -> dict
         "--port",
         str(port),
         "--data-dir",
-        str(data / store),
+        str(data / (f"{store}-before" if src else store)),
         "--log-level",
         "warning",
     ]
@@ -227,7 +233,7 @@ def serve(store: str, calls: int, seconds: float, lua: Path, data: Path) -> dict
             cmd += ["--store", f"redis://127.0.0.1:{redis_port}/0"]
         elif store == "memory":
             cmd += ["--store", "memory://"]
-        with process(cmd, answers(f"{base}/health")):
+        with process(cmd, answers(f"{base}/health"), src):
             spent = None
             if redis_port:  # first: later, the runs the wrk submits would still be running
                 with httpx.Client(timeout=60) as c:
@@ -270,6 +276,11 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--stores", default="sqlite,memory,redis")
+    ap.add_argument(
+        "--before",
+        metavar="SRC",
+        help="also measure openfal from this src folder (a checkout of an older commit)",
+    )
     a = ap.parse_args()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         raise SystemExit("needs wrk and taskset: scripts/system-deps.sh")
@@ -283,6 +294,9 @@ def main() -> None:
         lua.write_text(LUA)
         rows.append(("bare Starlette + uvicorn (first)", floor(a.calls, a.seconds, lua)))
         for store in a.stores.split(","):
+            if a.before:
+                row = serve(store, a.calls, a.seconds, lua, Path(tmp), a.before)
+                rows.append((f"before: openfal serve ({store})", row))
             rows.append(
                 (f"openfal serve ({store})", serve(store, a.calls, a.seconds, lua, Path(tmp)))
             )
