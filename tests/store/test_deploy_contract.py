@@ -105,11 +105,11 @@ async def test_line_logs_keep_their_newest_lines_by_absolute_index(
     assert await store.get_lines("runner:r1") == ["again"]
 
 
+# memory:// keeps nothing beyond its process (documented), so only the shared backends
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
 async def test_deployments_survive_a_new_store_on_the_same_data(
     make_store: StoreFactory, backend: str
 ) -> None:
-    if backend == "memory":
-        pytest.skip("memory:// keeps nothing beyond its process (documented)")
     first = await make_store()
     r1 = await first.add_revision(_rev(), b"source")
     await first.set_scaling(APP, {"min_concurrency": 1})
