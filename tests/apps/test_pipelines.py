@@ -198,7 +198,7 @@ def test_local_chat_streams_and_stops_on_cancel(demo: AppsSettings) -> None:
     for piece in chat.stream(messages, ChatParams(max_tokens=200, temperature=1.0), stop.is_set):
         stopped.append(piece)
         stop.set()
-    assert 1 <= len(stopped) <= 3  # the streamer may hold a piece or two already decoded
+    assert len(stopped) == 1  # pieces decoded ahead of the reader are dropped once cancelled
 
 
 def test_openai_chat_forwards_and_streams() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.harness import Serve
 
@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 60_000  # a busy 2-core machine starts runners slowly; every wait is a condition
+expect.set_options(timeout=TIMEOUT_MS)  # assertions wait on their condition as long as actions
 
 
 # module scope: Playwright's sync API marks an event loop as running in this thread while

@@ -214,14 +214,21 @@ def _wav_data_uri() -> str:
 
 
 def test_audio_and_video_outputs_get_players(page: Page, playground: Serve) -> None:
+    # a file of this server is checked at submit (it must exist and be the caller's): upload one
+    with httpx.Client(base_url=playground.url, timeout=60) as c:
+        clip = c.post(
+            "/rest/storage/upload?file_name=clip.mp4",
+            content=b"\x00\x00\x00\x18ftypmp42",
+            headers={"content-type": "video/mp4"},
+        )
+    assert clip.status_code == 200, clip.text
+    clip_url = clip.json()["url"]
     open_endpoint(page, playground, "test/file-output")
-    page.fill("[data-field=url] input[type=url]", f"{playground.url}/files/clip.mp4")
+    page.fill("[data-field=url] input[type=url]", clip_url)
     page.click("[data-field=urls] button:text('+ add')")
     page.locator("[data-field=urls] .array-item input[type=url]").fill(_wav_data_uri())
     page.click("#run")
     expect(status_badge(page)).to_have_text("COMPLETED")
-    expect(page.locator(".output .result video")).to_have_attribute(
-        "src", f"{playground.url}/files/clip.mp4"
-    )
+    expect(page.locator(".output .result video")).to_have_attribute("src", clip_url)
     audio = page.locator(".output .result audio")
     page.wait_for_function("a => a.duration > 0.4", arg=audio.element_handle())

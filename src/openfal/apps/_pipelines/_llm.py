@@ -96,6 +96,8 @@ class LocalChat:
         thread.start()
         try:
             for text in streamer:
+                if cancelled():
+                    break  # pieces decoded ahead of the reader are dropped, not sent
                 if text:
                     yield text
         finally:
