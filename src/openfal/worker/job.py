@@ -103,13 +103,10 @@ class _Job:
             if relay.done() and isinstance(relay.exception(), RunnerLost) and not self.ended:
                 if self.rec.mode == "stream" and self.published:
                     # Its caller already has part of the output: a rerun would repeat it.
-                    await self.store.fail(
-                        self.rec.id,
+                    await self._fail(
                         503,
                         f"Runner disconnected after {self.published} events: {relay.exception()}",
                         "runner_disconnected",
-                        worker_id=self.worker_id,
-                        headers={"x-fal-error-type": "runner_disconnected"},
                     )
                     return False
                 await self.store.requeue(
@@ -231,14 +228,7 @@ class _Job:
         await self._forward_cancel()
         if self.ended in ("timeout", "lost"):
             return
-        await self.store.fail(
-            self.rec.id,
-            502,
-            f"Runner sent an invalid event: {e}",
-            "runner_protocol_error",
-            worker_id=self.worker_id,
-            headers={"x-fal-error-type": "runner_protocol_error"},
-        )
+        await self._fail(502, f"Runner sent an invalid event: {e}", "runner_protocol_error")
 
     async def _complete(
         self, status: int, body: bytes, error_type: str | None, metrics: dict[str, Any]
@@ -312,14 +302,7 @@ class _Job:
 
     async def _on_timeout(self) -> None:
         timeout = self.cfg.request_timeout
-        await self.store.fail(
-            self.rec.id,
-            504,
-            f"Request timed out after {timeout:g} seconds",
-            "request_timeout",
-            worker_id=self.worker_id,
-            headers={"x-fal-error-type": "request_timeout"},
-        )
+        await self._fail(504, f"Request timed out after {timeout:g} seconds", "request_timeout")
         await self._forward_cancel()
 
     async def _wait_while_healthy(self, relay: asyncio.Task[None]) -> None:
@@ -344,6 +327,16 @@ class _Job:
             return False
         return r.status_code == 200
 
+    async def _fail(self, status: int, error: str, error_type: str) -> None:
+        await self.store.fail(
+            self.rec.id,
+            status,
+            error,
+            error_type,
+            worker_id=self.worker_id,
+            headers={"x-fal-error-type": error_type},
+        )
+
     async def _forward_cancel(self) -> None:
         link = self.runner.link
         if link is not None and not link.closed:
@@ -358,14 +351,7 @@ class _Job:
     async def _finish_ended(self) -> None:
         if self.ended == "cancel" and not self.cancel_answered:
             self.cancel_answered = True
-            await self.store.fail(
-                self.rec.id,
-                499,
-                "Request was cancelled",
-                "client_cancelled",
-                worker_id=self.worker_id,
-                headers={"x-fal-error-type": "client_cancelled"},
-            )
+            await self._fail(499, "Request was cancelled", "client_cancelled")
         # "timeout" was answered when it fired; "lost" is someone else's now
 
 
