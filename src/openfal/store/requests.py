@@ -19,12 +19,13 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum, IntEnum
 from typing import Any
 
 from openfal.metrics import request_finished, request_started
 from openfal.store.clock import now
+from openfal.store.handoff import Handoff
 from openfal.store.outbox import OutboxStore
 from openfal.store.waiting import Waiting
 
@@ -147,7 +148,7 @@ def row_to_record(row: dict[str, Any]) -> RequestRecord:
     return RequestRecord(**data)
 
 
-class RequestStore(Waiting, OutboxStore, abc.ABC):
+class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
     """Requests: the queue, leases, logs, events and the state machine."""
 
     retention: float
@@ -190,16 +191,34 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
         expected = mode == "run" and rec.id not in self._done
         if expected:  # before the insert: it may complete before enqueue returns
             self._expect_done(rec.id)
+        # an idle dispatcher of this process takes it: stored claimed, handed over in memory
+        handoff = self._reserve(app_id, hint)
+        if handoff is not None:
+            taker = handoff[0]
+            rec = replace(
+                rec,
+                status=RequestStatus.IN_PROGRESS,
+                worker_id=taker.worker_id,
+                lease_expires=t + taker.lease_ttl,
+                started_at=t,
+                attempts=1,
+            )
         try:
             rec = await self._insert(rec)
         except BaseException:
+            if handoff is not None:
+                handoff[0].release(handoff[1])
             if expected:
                 self._done.pop(rec.id, None)
             if webhook_url:  # not stored after all (a duplicate id): neither is its webhook
                 await self._delete_webhook(rec.id)
             raise
         self._notify(rec.id)
-        self._notify_work(rec.app_id)
+        if handoff is not None:
+            request_started(rec)
+            handoff[0].take(rec, handoff[1])
+        else:
+            self._notify_work(rec.app_id)
         return rec
 
     async def get(self, request_id: str) -> RequestRecord | None:
