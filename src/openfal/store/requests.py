@@ -122,30 +122,49 @@ JSON_FIELDS = ("headers", "progress", "result_headers", "metrics")
 _FIELD_NAMES = tuple(f.name for f in fields(RequestRecord))
 
 
+_STATUSES = {s.value: s for s in RequestStatus}
+_NO_FIELDS: dict[str, Any] = {}
+
+
+def _dumps(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value) if value else "{}"
+
+
+def _loads(value: str | bytes) -> Any:
+    return {} if value == "{}" else json.loads(value)
+
+
 def record_to_row(rec: RequestRecord) -> dict[str, Any]:
     # not asdict(): it deep-copies every dict, and the JSON fields are serialised anyway
-    row = {name: getattr(rec, name) for name in _FIELD_NAMES}
+    row = dict(vars(rec))
     row["status"] = rec.status.value
     for name in JSON_FIELDS:
-        row[name] = json.dumps(row[name]) if row[name] is not None else None
+        row[name] = _dumps(row[name])
     row["cancel_requested"] = int(rec.cancel_requested)
     return row
 
 
 def row_to_record(row: dict[str, Any]) -> RequestRecord:
     data = dict(row)
-    data["status"] = RequestStatus(data["status"])
+    data["status"] = _STATUSES[data["status"]]
     for name in JSON_FIELDS:
         value = data.get(name)
-        if isinstance(value, str | bytes):
-            data[name] = json.loads(value)
+        if type(value) is str or type(value) is bytes:
+            data[name] = _loads(value)
         elif value is None and name != "progress":
             data[name] = {}
     data["cancel_requested"] = bool(data["cancel_requested"])
     for name in ("input", "result"):
-        if isinstance(data.get(name), memoryview):
+        if type(data.get(name)) is memoryview:
             data[name] = bytes(data[name])
-    return RequestRecord(**data)
+    if len(data) != len(_FIELD_NAMES):
+        return RequestRecord(**data)  # missing fields take their defaults
+    # every field is here: fill the frozen record without its (slow) __init__
+    rec = object.__new__(RequestRecord)
+    vars(rec).update(data)
+    return rec
 
 
 class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
