@@ -33,6 +33,7 @@ _HOP_HEADERS = {
 
 
 CANCEL_CHECK = 0.2  # seconds between reads of the record for a cancel
+WATCH_AFTER = 0.05  # seconds a request runs before its lease, cancel and timeout are watched
 RESULT_GRACE = 5.0  # seconds a runner gets to close its stream after the result line
 STOP_LIMIT = 60.0  # seconds a healthy runner gets to finish its step after a cancel, at most
 HEALTH_CHECK = 1.0  # seconds between (and timeout of) its health checks meanwhile
@@ -83,12 +84,20 @@ class _Job:
         self._log_flush: asyncio.Task[None] | None = None
         self.published = 0  # partial outputs (events) relayed so far
         self.steps = False  # whether the app reports progress (so stops at its next step)
+        self.started = 0.0  # loop time run() began
 
     async def run(self) -> bool:
+        loop = asyncio.get_running_loop()
+        self.started = loop.time()
         relay = asyncio.create_task(self._relay())
-        watch = asyncio.create_task(self._watch())
+        watch: asyncio.Task[None] | None = None
         try:
-            await asyncio.wait({relay, watch}, return_when=asyncio.FIRST_COMPLETED)
+            # most requests end within moments: the watch (lease, cancel, timeout) starts
+            # only for those that do not, and counts its deadline from the start
+            await asyncio.wait({relay}, timeout=min(WATCH_AFTER, self.cfg.request_timeout or 1))
+            if not relay.done():
+                watch = asyncio.create_task(self._watch())
+                await asyncio.wait({relay, watch}, return_when=asyncio.FIRST_COMPLETED)
             if not relay.done():
                 # the watcher ended the request (give the runner its grace period), or saw
                 # its result while the runner closes the stream
@@ -121,9 +130,10 @@ class _Job:
             return False
         finally:
             self.over = True
-            for t in (relay, watch):
+            tasks = [relay] if watch is None else [relay, watch]
+            for t in tasks:
                 t.cancel()
-            await asyncio.gather(relay, watch, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._flush_logs())
 
@@ -258,10 +268,13 @@ class _Job:
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.cfg.request_timeout if self.cfg.request_timeout else None
+        timeout = self.cfg.request_timeout
+        deadline = self.started + timeout if timeout else None
         renew_every = max(self.cfg.lease_ttl / 3, 0.05)
-        next_renew = loop.time() + renew_every
-        last_check = 0.0
+        next_renew = self.started + renew_every
+        last_check = loop.time()
+        if await self._cancel_requested():  # before the watch began
+            return
         while True:
             wait = next_renew - loop.time()
             if deadline is not None:
@@ -294,11 +307,17 @@ class _Job:
             if since < CANCEL_CHECK:
                 await asyncio.sleep(CANCEL_CHECK - since)
             last_check = loop.time()
-            rec = await self.store.get(self.rec.id)
-            if rec is not None and rec.cancel_requested:
-                self.ended = "cancel"
-                await self._forward_cancel()
+            if await self._cancel_requested():
                 return
+
+    async def _cancel_requested(self) -> bool:
+        """Read the record: when a cancel was asked for, stop the runner's work."""
+        rec = await self.store.get(self.rec.id)
+        if rec is None or not rec.cancel_requested:
+            return False
+        self.ended = "cancel"
+        await self._forward_cancel()
+        return True
 
     async def _on_timeout(self) -> None:
         timeout = self.cfg.request_timeout

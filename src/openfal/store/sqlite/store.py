@@ -17,7 +17,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ from openfal.store.requests import (
     LogEntry,
     RequestRecord,
     RequestStatus,
+    evolve,
     record_to_row,
     row_to_record,
 )
@@ -378,7 +379,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
                 raise ValueError(f"request {rec.id!r} already exists") from e
 
         # what was written, with the seq the database gave it: nothing to read back
-        return replace(rec, seq=await self._transact(op))
+        return evolve(rec, seq=await self._transact(op))
 
     async def _get(self, request_id: str) -> RequestRecord | None:
         return await self._run(
