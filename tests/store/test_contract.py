@@ -766,16 +766,17 @@ async def test_sqlite_file_settings_and_indexes(db_path: str) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"requests", "logs", "events", "apps"} <= tables
-        for sql, args in [
-            (HEAD_SQL, (APP,)),
-            (RANK_SQL, (APP, 1, 10)),
-            (COUNT_SQL, (APP, "IN_QUEUE")),
+        for sql, args, index in [
+            (HEAD_SQL, (APP,), "requests_queued"),
+            (RANK_SQL, (APP, 1, 10), "requests_queued"),
+            (COUNT_SQL[RequestStatus.IN_QUEUE], (APP,), "requests_queued"),
+            (COUNT_SQL[RequestStatus.IN_PROGRESS], (APP,), "requests_running"),
         ]:
             plan = " ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
-            assert "USING COVERING INDEX requests_queue" in plan, plan
+            assert f"USING COVERING INDEX {index}" in plan, plan
             assert "TEMP B-TREE" not in plan, plan
         plan = " ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + EXPIRED_SQL, (1.0,)))
-        assert "USING INDEX requests_lease" in plan, plan
+        assert "USING INDEX requests_running" in plan, plan
     finally:
         conn.close()
 

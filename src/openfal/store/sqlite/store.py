@@ -82,10 +82,19 @@ _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS requests ("
     + ", ".join(f"{name} {decl}" for name, decl in _COLUMNS.items())
     + ")",
-    # claim (_pop_next), queue_position (_queue_rank) and counts: index range scans
-    "CREATE INDEX IF NOT EXISTS requests_queue ON requests (app_id, status, priority, seq)",
-    "CREATE INDEX IF NOT EXISTS requests_lease ON requests (status, lease_expires)",
-    "CREATE INDEX IF NOT EXISTS requests_completed ON requests (status, completed_at)",
+    # Partial indexes, one per status: a row is in the one of its status only, so a write
+    # touches few index pages (a request handed off at submit never enters the queue's).
+    # claim (_pop_next), queue_position (_queue_rank) and the queue depth: range scans
+    # (status is a column too: SQLite reads a partial index alone only when it covers
+    # every column the query names)
+    "CREATE INDEX IF NOT EXISTS requests_queued ON requests (app_id, status, priority, seq)"
+    " WHERE status = 'IN_QUEUE'",
+    # lease expiry; the running count of an app scans this (small) index whole
+    "CREATE INDEX IF NOT EXISTS requests_running ON requests (lease_expires, app_id, status)"
+    " WHERE status = 'IN_PROGRESS'",
+    # retention purges
+    "CREATE INDEX IF NOT EXISTS requests_done ON requests (completed_at)"
+    " WHERE status = 'COMPLETED'",
     "CREATE INDEX IF NOT EXISTS requests_created ON requests (created_at, seq)",
     "CREATE INDEX IF NOT EXISTS requests_owner ON requests (owner, created_at, seq)",
     "CREATE TABLE IF NOT EXISTS logs (request_id TEXT NOT NULL, idx INTEGER NOT NULL,"
@@ -107,9 +116,19 @@ RANK_SQL = (
     "SELECT COUNT(*) FROM requests WHERE app_id = ? AND status = 'IN_QUEUE'"
     " AND (priority, seq) < (?, ?)"
 )
-COUNT_SQL = "SELECT COUNT(*) FROM requests WHERE app_id = ? AND status = ?"
+# per status, spelled out: a partial index serves only a query naming its status
+COUNT_SQL = {
+    status: f"SELECT COUNT(*) FROM requests WHERE app_id = ? AND status = '{status.value}'"
+    for status in RequestStatus
+}
+# the running ones are few: scan their whole index rather than all of the app's rows
+COUNT_SQL[RequestStatus.IN_PROGRESS] = (
+    "SELECT COUNT(*) FROM requests INDEXED BY requests_running"
+    " WHERE app_id = ? AND status = 'IN_PROGRESS'"
+)
 EXPIRED_SQL = (
-    "SELECT * FROM requests WHERE status = 'IN_PROGRESS' AND lease_expires < ? ORDER BY seq"
+    "SELECT * FROM requests INDEXED BY requests_running"
+    " WHERE status = 'IN_PROGRESS' AND lease_expires < ? ORDER BY seq"
 )
 _INSERTED = [name for name in _COLUMNS if name != "seq"]  # seq: the database assigns it
 _INSERT_SQL = (
@@ -228,6 +247,9 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
 
     @staticmethod
     def _create_schema(conn: sqlite3.Connection) -> None:
+        # a file from an older version: its whole-table status indexes give way
+        for old in ("requests_queue", "requests_lease", "requests_completed"):
+            conn.execute(f"DROP INDEX IF EXISTS {old}")
         for statement in _SCHEMA + RUNNER_SCHEMA:
             conn.execute(statement)
         # a file from an older version: add the columns it lacks
@@ -465,8 +487,8 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         return await self._run(lambda conn: int(conn.execute(RANK_SQL, args).fetchone()[0]))
 
     async def _count(self, app_id: str, status: RequestStatus) -> int:
-        args = (app_id, RequestStatus(status).value)
-        return await self._run(lambda conn: int(conn.execute(COUNT_SQL, args).fetchone()[0]))
+        sql = COUNT_SQL[RequestStatus(status)]
+        return await self._run(lambda conn: int(conn.execute(sql, (app_id,)).fetchone()[0]))
 
     async def _expired_leases(self, t: float) -> list[RequestRecord]:
         return await self._run(
