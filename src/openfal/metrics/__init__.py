@@ -12,7 +12,7 @@ worker counts what it did itself (requests finish on the worker that ran them, s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -78,15 +78,26 @@ def final_status(rec: RequestRecord) -> str:
     return "success"
 
 
+_children: dict[tuple[Any, ...], Any] = {}  # labels() resolves its arguments on every call
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    key = (metric, *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
+
+
 def request_started(rec: RequestRecord) -> None:
     if rec.started_at is not None:
-        QUEUE_WAIT.labels(rec.app_id).observe(max(rec.started_at - rec.created_at, 0.0))
+        _child(QUEUE_WAIT, rec.app_id).observe(max(rec.started_at - rec.created_at, 0.0))
 
 
 def request_finished(rec: RequestRecord) -> None:
-    REQUESTS.labels(rec.app_id, "/" + rec.path, rec.mode, final_status(rec)).inc()
+    _child(REQUESTS, rec.app_id, "/" + rec.path, rec.mode, final_status(rec)).inc()
     if rec.started_at is not None and rec.completed_at is not None:
-        RUN_TIME.labels(rec.app_id).observe(max(rec.completed_at - rec.started_at, 0.0))
+        _child(RUN_TIME, rec.app_id).observe(max(rec.completed_at - rec.started_at, 0.0))
 
 
 def cold_start(app_id: str, seconds: float) -> None:

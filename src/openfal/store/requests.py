@@ -120,6 +120,7 @@ JSON_FIELDS = ("headers", "progress", "result_headers", "metrics")
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(RequestRecord))
+_FIELD_SET = frozenset(_FIELD_NAMES)
 
 
 _STATUSES = {s.value: s for s in RequestStatus}
@@ -139,6 +140,8 @@ def _loads(value: str | bytes) -> Any:
 def evolve(rec: RequestRecord, **changes: Any) -> RequestRecord:
     """``dataclasses.replace`` for the hot path: a copy with ``changes`` (field names,
     values of the field's type), without running the frozen dataclass's __init__."""
+    if not changes.keys() <= _FIELD_SET:
+        raise TypeError(f"not RequestRecord fields: {sorted(changes.keys() - _FIELD_SET)}")
     new = object.__new__(RequestRecord)
     data = vars(new)
     data.update(vars(rec))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import copy
 import heapq
-from dataclasses import replace
 from typing import Any
 
 from openfal.store.apps import AppRecord
@@ -20,7 +19,7 @@ from openfal.store.memory.deploy import MemoryDeploy
 from openfal.store.memory.history import MemoryHistory
 from openfal.store.memory.outbox import MemoryOutbox
 from openfal.store.memory.runners import MemoryRunners
-from openfal.store.requests import LogEntry, RequestRecord, RequestStatus
+from openfal.store.requests import LogEntry, RequestRecord, RequestStatus, evolve
 
 _QueueKey = tuple[int, int, str]
 
@@ -72,7 +71,7 @@ class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, MemoryDeploy, MemoryH
                     del self._running[rec.app_id]
 
     def _apply(self, rec: RequestRecord, changes: dict[str, Any]) -> RequestRecord:
-        new = replace(rec, **{name: _copy_value(v) for name, v in changes.items()})
+        new = evolve(rec, **{name: _copy_value(v) for name, v in changes.items()})
         if (new.status, new.app_id, new.priority, new.seq) != (
             rec.status,
             rec.app_id,
@@ -92,7 +91,7 @@ class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, MemoryDeploy, MemoryH
         if rec.id in self._requests:
             raise ValueError(f"request {rec.id!r} already exists")
         self._seq += 1
-        rec = replace(rec, seq=self._seq, headers=dict(rec.headers))
+        rec = evolve(rec, seq=self._seq, headers=dict(rec.headers))
         self._requests[rec.id] = rec
         self._index(rec)
         return rec
