@@ -83,10 +83,13 @@ class Edge:
 
         async def send_edge(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(k.lower() == REQUEST_ID for k, _ in headers):
+                headers = message.get("headers", ())
+                for k, _ in headers:
+                    if k == REQUEST_ID or k.lower() == REQUEST_ID:
+                        break
+                else:
                     rid = outer.get("openfal.request_id") or new_request_id()
-                    headers.append((REQUEST_ID, rid.encode()))
+                    headers = [*headers, (REQUEST_ID, rid.encode())]
                     message = {**message, "headers": headers}
                 if origin is not None:
                     cors.add_headers(message, origin)

@@ -27,10 +27,29 @@ from openfal.store import CancelOutcome, RequestRecord, RequestStatus
 
 def queue_base(request: Request) -> str:
     """Where the queue surface lives for this caller: host routing or the /queue prefix."""
-    root = f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
+    root = f"{_origin(request)}{request.scope.get('root_path', '')}"
     if request.scope.get("openfal.surface") == "queue":
         return f"{root}/"
     return f"{root}/queue/"
+
+
+_ORIGINS: dict[tuple[Any, ...], str] = {}
+
+
+def _origin(request: Request) -> str:
+    """``scheme://netloc`` of the request's URL, remembered: it depends only on the scheme,
+    the Host header and the server address, which repeat (building the URL does not)."""
+    scope = request.scope
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    server = scope.get("server")
+    key = (scope.get("scheme", "http"), host, tuple(server) if server else None)
+    origin = _ORIGINS.get(key)
+    if origin is None:
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        if len(_ORIGINS) >= 64:  # Host headers are the caller's to choose: stay small
+            _ORIGINS.clear()
+        _ORIGINS[key] = origin
+    return origin
 
 
 def urls(request: Request, rec: RequestRecord) -> dict[str, str]:
