@@ -78,8 +78,10 @@ def test_a_hot_route_is_the_routers_choice(method: str, path: str) -> None:
 
 def test_the_direct_run_is_hot_but_not_what_a_new_route_takes() -> None:
     app = create_app(Store.from_url("memory://"))
-    assert HotRoutes(app).match(scope_of("POST", "/openfal/echo")) is not None
+    hot = HotRoutes(app)
+    assert hot.match(scope_of("POST", "/openfal/echo")) is not None
     app.router.add_route("/openfal/special", lambda r: None, methods=["POST"])
+    assert hot.stale  # the edge makes the table again
     assert HotRoutes(app).match(scope_of("POST", "/openfal/echo")) is None  # the router's
 
 

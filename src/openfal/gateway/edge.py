@@ -37,7 +37,7 @@ class Edge:
     def __init__(self, app: ASGIApp, origins: Sequence[str] = ("*",)) -> None:
         self.app = app
         self.cors = CorsPolicy(origins)
-        self.hot: HotRoutes | None = None  # built on the first request: routes are final then
+        self.hot: HotRoutes | None = None  # made on the first request, again if routes change
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -98,16 +98,14 @@ class Edge:
         scope = _host_routed(scope, host)
         if not await authenticate(scope, receive, send_edge, authorization):
             return
-        hot = self.hot or self._hot_routes(scope)
+        hot = self.hot
+        if hot is None or hot.stale:
+            hot = self.hot = HotRoutes(scope["app"])
         found = hot.match(scope)
         if found is None:
             await self.app(scope, receive, send_edge)
         else:
             await hot.call(found, scope, receive, send_edge)
-
-    def _hot_routes(self, scope: Scope) -> HotRoutes:
-        self.hot = HotRoutes(scope["app"])
-        return self.hot
 
 
 def _host_routed(scope: Scope, host: str | None) -> Scope:

@@ -34,6 +34,7 @@ class HotRoutes:
 
     def __init__(self, app: Starlette) -> None:
         self.router = app.router
+        self.size = len(app.router.routes)
         taken, queue_alone = _first_segments(app.router.routes)
         self.taken = taken  # None: some route's first segment is a parameter
         self.queue = queue_alone
@@ -46,6 +47,11 @@ class HotRoutes:
                 self.by_status[key] = handler
             else:
                 self.by_type[key] = handler
+
+    @property
+    def stale(self) -> bool:
+        """Whether routes were added since the table was made (it must be made again)."""
+        return len(self.router.routes) != self.size
 
     def match(self, scope: Scope) -> tuple[Endpoint, str] | None:
         """``(handler, path parameter)`` when the router would pick that handler."""
