@@ -10,15 +10,13 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from openfal.deploy import routes as deploy_routes
 from openfal.errors import OpenfalError
 from openfal.gateway.auth import AuthSettings
-from openfal.gateway.authenticate import Authenticate
 from openfal.gateway.broker import RealtimeBroker
-from openfal.gateway.cors import Cors
+from openfal.gateway.edge import Edge
 from openfal.gateway.errors import (
     handle_http_exception,
     handle_openfal_error,
     handle_unexpected,
 )
-from openfal.gateway.middleware import HostRouting, RequestId
 from openfal.gateway.registry import AppRegistry
 from openfal.gateway.routes import (
     files,
@@ -106,12 +104,8 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[
-            Middleware(Cors, origins=settings.cors_origins),  # outermost: preflights need no key
-            Middleware(RequestId),
-            Middleware(HostRouting),
-            Middleware(Authenticate),
-        ],
+        # CORS, request id, host routing, authentication, and the hot routes: one layer
+        middleware=[Middleware(Edge, origins=settings.cors_origins)],
         exception_handlers={
             OpenfalError: handle_openfal_error,
             HTTPException: handle_http_exception,

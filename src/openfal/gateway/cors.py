@@ -4,15 +4,18 @@ signed upload PUTs it sends straight to this server).
 Allowed request headers: ``authorization``, ``content-type``, ``accept`` and any ``x-fal-*``;
 exposed response headers: ``x-fal-request-id`` and the other ``x-fal-*`` the clients read.
 A preflight asking for another header is answered 400 naming it.
+
+:class:`~openfal.gateway.edge.Edge` applies the policy (it reads the headers once for
+every concern of the edge).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message
 
 ALLOW_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 ALLOW_HEADERS = frozenset({"authorization", "content-type", "accept"})
@@ -21,48 +24,31 @@ EXPOSE_HEADERS = "x-fal-request-id, x-fal-error-type, x-fal-request-timeout-type
 MAX_AGE = "600"
 
 
-class Cors:
+class CorsPolicy:
     """``origins``: allowed ``Origin`` values, ``"*"`` for any."""
 
-    def __init__(self, app: ASGIApp, origins: Sequence[str] = ("*",)) -> None:
-        self.app = app
+    def __init__(self, origins: Sequence[str] = ("*",)) -> None:
         self.any_origin = "*" in origins
         self.origins = frozenset(origins)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        origin = headers.get("origin")
-        if origin is None or not (self.any_origin or origin in self.origins):
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            await self._preflight(origin, headers)(scope, receive, send)
-            return
+    def allows(self, origin: str | None) -> bool:
+        return origin is not None and (self.any_origin or origin in self.origins)
 
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                out = MutableHeaders(scope=message)
-                out.update(self._origin_headers(origin))
-                out["access-control-expose-headers"] = EXPOSE_HEADERS
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+    def add_headers(self, message: Message, origin: str) -> None:
+        """Onto an ``http.response.start`` message: the allowed origin, exposed headers."""
+        message.setdefault("headers", [])
+        out = MutableHeaders(scope=message)
+        out.update(self._origin_headers(origin))
+        out["access-control-expose-headers"] = EXPOSE_HEADERS
 
     def _origin_headers(self, origin: str) -> dict[str, str]:
         if self.any_origin:
             return {"access-control-allow-origin": "*"}
         return {"access-control-allow-origin": origin, "vary": "Origin"}
 
-    def _preflight(self, origin: str, headers: Headers) -> Response:
-        asked = [
-            h.strip().lower()
-            for h in headers.get("access-control-request-headers", "").split(",")
-            if h.strip()
-        ]
+    def preflight(self, origin: str, requested_headers: str) -> Response:
+        """The answer to ``OPTIONS`` with ``Access-Control-Request-Method``."""
+        asked = [h.strip().lower() for h in requested_headers.split(",") if h.strip()]
         refused = [h for h in asked if h not in ALLOW_HEADERS and not h.startswith(ALLOW_PREFIX)]
         if refused:
             return PlainTextResponse(

@@ -129,7 +129,10 @@ async def handle_openfal_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    request_id = request.scope.get("openfal.request_id", "")
+    from openfal.gateway.ids import new_request_id  # ids imports this module
+
+    # the route's id, else a fresh one (the edge makes one only when a response lacks it)
+    request_id = request.scope.get("openfal.request_id") or new_request_id()
     log.exception("unhandled error on %s %s (%s)", request.method, request.url.path, request_id)
     return JSONResponse(
         {"detail": "Internal server error", "request_id": request_id},

@@ -30,13 +30,15 @@ from openfal.gateway.webhooks import BODY_FIELD, declares_webhook, take_webhook
 
 __all__ = ["checked_input"]
 
+_BODY_FIELD = BODY_FIELD.encode()
+
 
 async def checked_input(
     request: Request, entry: AppEntry, path: str, body: bytes
 ) -> tuple[bytes, str | None]:
     """``(body to queue, vetted webhook URL or None)``; raises 400/422 for bad input."""
     context = validation_context()
-    if BODY_FIELD.encode() in body and not declares_webhook(entry, path):
+    if _BODY_FIELD in body and not declares_webhook(entry, path):
         body, data, webhook = await take_webhook(request, entry, path, body, _parse(body))
         entry.validate(path, data, context)
         note_file_strings(data, context)

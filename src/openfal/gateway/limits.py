@@ -8,12 +8,12 @@ override the server's. Over a limit: 429 ``{"detail": "Rate limit exceeded",
 from __future__ import annotations
 
 import math
-import uuid
 
 from starlette.requests import HTTPConnection
 
 from openfal.gateway.auth import auth_settings, principal_of
 from openfal.gateway.errors import RateLimited
+from openfal.gateway.ids import new_request_id
 from openfal.store import Store
 
 ANONYMOUS_BUCKET = "anonymous"  # dev mode: everyone is one user
@@ -23,7 +23,7 @@ CONCURRENCY_RETRY_AFTER = 1
 
 async def admit(conn: HTTPConnection, store: Store) -> str:
     """Check and take the caller's limits for one new request; returns its id."""
-    request_id = str(uuid.uuid4())
+    request_id = new_request_id()
     principal = principal_of(conn)
     settings = auth_settings(conn)
     user = principal.user or ANONYMOUS_BUCKET

@@ -41,7 +41,7 @@ async def take_webhook(
 ) -> tuple[bytes, Any, str | None]:
     """``(body, data, webhook URL)``: the body without a ``webhook_url`` that is not
     the endpoint's own input, and the vetted URL (None when none was given)."""
-    url = request.query_params.get("fal_webhook")
+    url = request.query_params.get("fal_webhook") if request.scope.get("query_string") else None
     where = "fal_webhook"
     if isinstance(data, dict) and BODY_FIELD in data and not declares_webhook(entry, path):
         data = dict(data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic_core import from_json
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from openfal.gateway import limits
@@ -42,6 +42,30 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
+    # the messages straight from the server: Request.stream's generator costs more than
+    # the one message a JSON body comes in
+    if hasattr(request, "_body") or request._stream_consumed:  # read before: Starlette's way
+        return await _read_stream(request, limit)
+    receive = request.receive
+    request._stream_consumed = True  # as Request.stream marks it: a second read fails
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
+        if message["type"] != "http.request":
+            continue
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _read_stream(request: Request, limit: int) -> bytes:
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)

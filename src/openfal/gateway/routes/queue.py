@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from openfal.gateway.auth import may_see
 from openfal.gateway.errors import BadRequest, NotFound
@@ -25,10 +27,29 @@ from openfal.store import CancelOutcome, RequestRecord, RequestStatus
 
 def queue_base(request: Request) -> str:
     """Where the queue surface lives for this caller: host routing or the /queue prefix."""
-    root = f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
+    root = f"{_origin(request)}{request.scope.get('root_path', '')}"
     if request.scope.get("openfal.surface") == "queue":
         return f"{root}/"
     return f"{root}/queue/"
+
+
+_ORIGINS: dict[tuple[Any, ...], str] = {}
+
+
+def _origin(request: Request) -> str:
+    """``scheme://netloc`` of the request's URL, remembered: it depends only on the scheme,
+    the Host header and the server address, which repeat (building the URL does not)."""
+    scope = request.scope
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    server = scope.get("server")
+    key = (scope.get("scheme", "http"), host, tuple(server) if server else None)
+    origin = _ORIGINS.get(key)
+    if origin is None:
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        if len(_ORIGINS) >= 64:  # Host headers are the caller's to choose: stay small
+            _ORIGINS.clear()
+        _ORIGINS[key] = origin
+    return origin
 
 
 def urls(request: Request, rec: RequestRecord) -> dict[str, str]:
@@ -54,6 +75,8 @@ async def status_body(
 
 
 def _logs_flag(request: Request) -> bool:
+    if not request.scope.get("query_string"):
+        return False
     raw = request.query_params.get("logs", "0").lower()
     if raw not in ("1", "0", "true", "false", ""):
         raise BadRequest(f"Invalid logs flag {raw!r}: use 1, 0, true or false")
@@ -90,7 +113,7 @@ async def get(request: Request) -> Response:
         return JSONResponse(
             body, status_code=202 if is_pending(rec) else 200, headers={"x-fal-request-id": rec.id}
         )
-    return StreamingResponse(
+    return StatusStream(
         _status_events(request, rec, _logs_flag(request)),
         media_type="text/event-stream",
         headers={
@@ -99,6 +122,32 @@ async def get(request: Request) -> Response:
             "x-accel-buffering": "no",
         },
     )
+
+
+class StatusStream(StreamingResponse):
+    """A streamed body that stops as soon as the client goes away (Starlette watches the
+    connection from a task group; one watcher task that cancels this one costs less)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        this = asyncio.current_task()
+        assert this is not None
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            this.cancel()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await self.stream_response(send)
+        except asyncio.CancelledError:
+            if not gone or this.uncancel() > 0:  # a cancel from elsewhere: pass it on
+                raise
+        finally:
+            watcher.cancel()
 
 
 async def _status_events(
