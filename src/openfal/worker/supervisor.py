@@ -38,6 +38,9 @@ log = logging.getLogger("openfal.worker")
 MAX_START_FAILURES = 3  # consecutive failed starts before queued requests are failed
 RESCALE_EVERY = 0.05  # seconds between two scaling decisions, at least
 SESSION_TICK = 2.0  # seconds between decisions while sessions of other gateways hold runners
+# seconds between looks for sessions waiting in other gateways, on a store that does not
+# announce them (Store.announces_waiting_sessions), for apps with a websocket endpoint
+SESSION_POLL = 3.0
 
 
 @dataclass(frozen=True)
@@ -270,17 +273,39 @@ class Supervisor:
             await asyncio.sleep(max(0.0, started + RESCALE_EVERY - time.monotonic()))
 
     async def _wait_for_change(self, timeout: float) -> None:
-        """Until work may have been queued for the app, the pool was poked, or ``timeout``."""
+        """Until work may have been queued for the app, the pool was poked, a session
+        waits for a runner (see SESSION_POLL), or ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (step := deadline - loop.time()) > 0:
+            poll = self._polls_sessions() and step > SESSION_POLL
+            if await self._woken(SESSION_POLL if poll else step) or not poll:
+                return
+            with contextlib.suppress(Exception):  # the store may be restarting
+                if (await self.store.session_counts(self.app_id)).total:
+                    return
+
+    def _polls_sessions(self) -> bool:
+        return not self.store.announces_waiting_sessions and any(
+            isinstance(e, dict) and e.get("websocket") for e in self.app.endpoints.values()
+        )
+
+    async def _woken(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for work of the app or a poke; False when none came."""
         if self._poked.is_set() or not self.accepting:
-            return
-        work = asyncio.create_task(self.store.wait_for_work(timeout, [self.app_id]))
+            return True
+        # the wait outlives the timeout: only a wake-up ends it within
+        work = asyncio.create_task(self.store.wait_for_work(timeout + 1.0, [self.app_id]))
         poked = asyncio.create_task(self._poked.wait())
         try:
-            await asyncio.wait({work, poked}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {work, poked}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for task in (work, poked):
                 task.cancel()
             await asyncio.gather(work, poked, return_exceptions=True)
+        return bool(done)
 
     async def rescale(self) -> float:
         """Start or stop runners for the demand now; returns how long the next decision
