@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from openfal.store import AppRecord, RunnerInfo, SlotState, Store
+from openfal.store.runners import SessionCounts
 from openfal.worker.dispatcher import Dispatcher
 from openfal.worker.gpus import GpuPool, gpus_needed
 from openfal.worker.job import DispatchConfig
@@ -88,7 +89,7 @@ class PoolContext:
     host: str  # this machine's name, shown in runner listings
     lease_ttl: float = 30.0  # request leases and runner slots
     # the longest a settled app waits for a wake-up before it looks at the store again
-    # (see Supervisor.rescale); None: four lease TTLs
+    # (see Supervisor.rescale); None: ten lease TTLs
     settled_wait: float | None = None
     cancel_grace: float = 1.0
     env: dict[str, str] = field(default_factory=dict)
@@ -285,10 +286,13 @@ class Supervisor:
                 if (await self.store.session_counts(self.app_id)).total:
                     return
 
+    @property
+    def realtime(self) -> bool:
+        """Whether the app has a websocket endpoint: only those have realtime sessions."""
+        return any(isinstance(e, dict) and e.get("websocket") for e in self.app.endpoints.values())
+
     def _polls_sessions(self) -> bool:
-        return not self.store.announces_waiting_sessions and any(
-            isinstance(e, dict) and e.get("websocket") for e in self.app.endpoints.values()
-        )
+        return self.realtime and not self.store.announces_waiting_sessions
 
     async def _woken(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for work of the app or a poke; False when none came."""
@@ -321,13 +325,19 @@ class Supervisor:
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
         depth = await self.store.queue_depth(self.app_id)
         busy = await self.store.in_progress(self.app_id)  # anywhere in the cluster
-        remote = await self.store.session_counts(self.app_id)  # from gateways elsewhere
+        remote = SessionCounts()
+        if self.realtime:  # from gateways elsewhere (only websocket endpoints have sessions)
+            remote = await self.store.session_counts(self.app_id)
         self.sessions = remote.by_runner
         for r in self.runners:
             if self.sessions.get(r.id):
                 r.last_used = time.monotonic()  # keep_alive counts from the session's end
         local = self.waiting_sessions + self.active_sessions  # this process's gateway
         needed = self.scaling.runners_needed(depth + busy + remote.total + local)
+        if not needed and not self.runners:
+            # nothing to start, nothing of ours to stop: the cluster's runners do not matter
+            self._pending_since = None
+            return self._settled_wait(False)
         cluster = await self.store.list_runners(self.app_id)
         if len(cluster) < needed:
             if self._scale_up_allowed(depth, cluster):
@@ -349,7 +359,7 @@ class Supervisor:
         worker may outlive keep_alive when ``extra`` (more runners than needed), and
         SESSION_TICK while sessions of other gateways hold runners of ours (their end is
         not announced, and keep_alive counts from it)."""
-        wait = self.ctx.settled_wait or 4 * self.ctx.lease_ttl
+        wait = self.ctx.settled_wait or 10 * self.ctx.lease_ttl
         if self.scaling.runners_needed(0):
             wait = min(wait, self.ctx.lease_ttl)
         if any(self.sessions.get(r.id) for r in self.runners):

@@ -33,7 +33,7 @@ class WorkerConfig:
     # orphaned request waits at most 4/3 lease_ttl); purges every purge_interval
     housekeeping_interval: float | None = None
     purge_interval: float = 60.0
-    settled_wait: float | None = None  # see PoolContext (None: four lease TTLs)
+    settled_wait: float | None = None  # see PoolContext (None: ten lease TTLs)
     # Embedded mode owns the store alone: anything IN_PROGRESS at start was orphaned by a
     # crash and is requeued at once instead of after its lease expires.
     recover_orphans: bool = False
