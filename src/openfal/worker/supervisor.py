@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 
 from openfal.store import AppRecord, RunnerInfo, SlotState, Store
-from openfal.store.runners import SessionCounts
 from openfal.worker.dispatcher import Dispatcher
 from openfal.worker.gpus import GpuPool, gpus_needed
 from openfal.worker.job import DispatchConfig
@@ -41,6 +40,7 @@ RESCALE_EVERY = 0.05  # seconds between two scaling decisions, at least
 SESSION_TICK = 2.0  # seconds between decisions while sessions of other gateways hold runners
 # seconds between looks for sessions waiting in other gateways, on a store that does not
 # announce them (Store.announces_waiting_sessions), for apps with a websocket endpoint
+# (other apps look every lease TTL)
 SESSION_POLL = 3.0
 
 
@@ -278,21 +278,27 @@ class Supervisor:
         waits for a runner (see SESSION_POLL), or ``timeout``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        every = self._session_poll()
         while (step := deadline - loop.time()) > 0:
-            poll = self._polls_sessions() and step > SESSION_POLL
-            if await self._woken(SESSION_POLL if poll else step) or not poll:
+            if every is None or step <= every:
+                await self._woken(step)
+                return
+            if await self._woken(every):
                 return
             with contextlib.suppress(Exception):  # the store may be restarting
-                if (await self.store.session_counts(self.app_id)).total:
+                if (await self.store.session_counts(self.app_id)).waiting:
                     return
 
-    @property
-    def realtime(self) -> bool:
-        """Whether the app has a websocket endpoint: only those have realtime sessions."""
-        return any(isinstance(e, dict) and e.get("websocket") for e in self.app.endpoints.values())
-
-    def _polls_sessions(self) -> bool:
-        return self.realtime and not self.store.announces_waiting_sessions
+    def _session_poll(self) -> float | None:
+        """Seconds between looks for sessions waiting in other gateways while settled: none
+        on a store that announces them; SESSION_POLL for an app with a websocket endpoint
+        (the realtime route opens sessions only for those), a lease TTL for others."""
+        if self.store.announces_waiting_sessions:
+            return None
+        endpoints = self.app.endpoints.values()
+        if any(isinstance(e, dict) and e.get("websocket") for e in endpoints):
+            return SESSION_POLL
+        return self.ctx.lease_ttl
 
     async def _woken(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for work of the app or a poke; False when none came."""
@@ -325,9 +331,7 @@ class Supervisor:
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
         depth = await self.store.queue_depth(self.app_id)
         busy = await self.store.in_progress(self.app_id)  # anywhere in the cluster
-        remote = SessionCounts()
-        if self.realtime:  # from gateways elsewhere (only websocket endpoints have sessions)
-            remote = await self.store.session_counts(self.app_id)
+        remote = await self.store.session_counts(self.app_id)  # from gateways elsewhere
         self.sessions = remote.by_runner
         for r in self.runners:
             if self.sessions.get(r.id):
