@@ -304,18 +304,19 @@ class Supervisor:
         """Wait up to ``timeout`` s for work of the app or a poke; False when none came."""
         if self._poked.is_set() or not self.accepting:
             return True
-        # the wait outlives the timeout: only a wake-up ends it within
-        work = asyncio.create_task(self.store.wait_for_work(timeout + 1.0, [self.app_id]))
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout
+        # the work wait ends by itself (only a poke cancels it: a wait cancelled in the
+        # middle of a store command may cost the store its connection)
+        work = asyncio.create_task(self.store.wait_for_work(timeout, [self.app_id]))
         poked = asyncio.create_task(self._poked.wait())
         try:
-            done, _ = await asyncio.wait(
-                {work, poked}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait({work, poked}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (work, poked):
                 task.cancel()
             await asyncio.gather(work, poked, return_exceptions=True)
-        return bool(done)
+        return self._poked.is_set() or loop.time() < until - 0.001
 
     async def rescale(self) -> float:
         """Start or stop runners for the demand now; returns how long the next decision
