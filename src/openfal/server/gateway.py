@@ -128,7 +128,7 @@ async def gateway_main(settings: Settings) -> None:
         add_admin_routes(app, None)  # secrets: the cluster's OPENFAL_SECRETS_KEY
         await announce(settings, store, app, f"--store {store_url}")
         async with tasks(
-            housekeeping(store, settings.housekeeping_interval),
+            housekeeping(store, settings.housekeeping_every),
             sweep_storage(storage, settings.storage_sweep_interval),
             send_webhooks(store, settings, secrets),
         ):

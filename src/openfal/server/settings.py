@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1)
     max_body_size: int = Field(32 * 1024 * 1024, gt=0)  # benchmarks/large_body.py
     drain_timeout: float = Field(math.inf, ge=0)
-    housekeeping_interval: float = Field(1.0, gt=0)
+    housekeeping_interval: float | None = Field(None, gt=0)  # default: a third of lease_ttl
     # --- files
     max_upload_size: int = Field(1024**3, gt=0)
     upload_retention: float = Field(7 * 24 * 3600.0, gt=0)
@@ -176,6 +176,12 @@ class Settings(BaseSettings):
     @property
     def storage(self) -> str:
         return self.storage_url or f"file://{(self.data_dir / 'files').absolute()}"
+
+    @property
+    def housekeeping_every(self) -> float:
+        """Seconds between two looks for expired leases: an orphaned request is requeued
+        at most this long after its lease expired."""
+        return self.housekeeping_interval or self.lease_ttl / 3
 
     @property
     def embedded(self) -> bool:

@@ -47,6 +47,7 @@ def build_worker(
         WorkerConfig(
             **(worker_hooks(deployer) if deployer is not None else {}),
             lease_ttl=settings.lease_ttl,
+            housekeeping_interval=settings.housekeeping_every,
             cancel_grace=settings.cancel_grace,
             recover_orphans=embedded and settings.embedded,
             env=runner_env(settings, embedded=embedded),

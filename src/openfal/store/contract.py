@@ -36,6 +36,9 @@ class Store(RequestStore, AppStore, AuthStore, RunnerRegistry, DeployStore, Hist
         self.retention = retention
         self.max_attempts = max_attempts
 
+    def _session_waiting(self, app_id: str) -> None:
+        self._notify_work(app_id)
+
     # ------------------------------------------------------------------ factory
 
     @staticmethod

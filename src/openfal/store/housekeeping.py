@@ -15,9 +15,10 @@ from openfal.store.contract import Store
 log = logging.getLogger("openfal.store")
 
 
-async def housekeeping(store: Store, interval: float = 1.0, purge_interval: float = 60.0) -> None:
-    """Run until cancelled: requeue expired leases every ``interval`` seconds; purge old
-    results and expired runner records every ``purge_interval`` seconds."""
+async def housekeeping(store: Store, interval: float = 10.0, purge_interval: float = 60.0) -> None:
+    """Run until cancelled: requeue expired leases every ``interval`` seconds (callers
+    pass a fraction of the lease TTL: a third of the default 30 s here); purge old results
+    and expired runner records every ``purge_interval`` seconds."""
     loop = asyncio.get_running_loop()
     next_purge = loop.time()
     while True:

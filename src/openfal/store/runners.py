@@ -112,6 +112,12 @@ class RunnerRegistry(abc.ABC):
     """Store mixin: runner slots and the worker list. Backends implement the hooks; every
     hook that decides on a slot is atomic (one Lua script, one SQLite transaction)."""
 
+    #: True when a session that starts waiting (:meth:`open_session` found no runner)
+    #: wakes ``wait_for_work`` of its app in every process sharing the store, like a
+    #: queued request. Workers on a store without it look for waiting sessions of their
+    #: realtime apps every few seconds instead.
+    announces_waiting_sessions: bool = False
+
     async def acquire_runner(self, info: RunnerInfo, *, limit: int, ttl: float) -> bool:
         """Record a new runner if its app has fewer than ``limit`` live runners."""
         t = now()
@@ -153,7 +159,10 @@ class RunnerRegistry(abc.ABC):
         seconds. Calling it again for a waiting session tries again; for an attached one it
         returns the same runner."""
         t = now()
-        return await self._session_open(app_id, session_id, t, t + ttl)
+        runner = await self._session_open(app_id, session_id, t, t + ttl)
+        if runner is None:
+            self._session_waiting(app_id)
+        return runner
 
     async def renew_session(self, session_id: str, ttl: float) -> bool:
         """Keep an attached session alive; False when it expired or its runner is gone."""
@@ -188,6 +197,13 @@ class RunnerRegistry(abc.ABC):
         return await self._secret_get_or_create(name, secrets.token_bytes(nbytes))
 
     # ------------------------------------------------------------------ hooks
+
+    @abc.abstractmethod
+    def _session_waiting(self, app_id: str) -> None:
+        """A session of ``app_id`` waits for a runner: it is demand, like a queued request
+        (:class:`~openfal.store.Store` wakes this process's workers; backends shared between
+        processes that set ``announces_waiting_sessions`` tell the others in
+        ``_session_open``)."""
 
     @abc.abstractmethod
     async def _runner_acquire(self, rec: RunnerInfo, limit: int, t: float) -> bool:

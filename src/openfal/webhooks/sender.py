@@ -45,8 +45,11 @@ class SenderConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = DEFAULT_TIMEOUT  # seconds per try
     allow: tuple[str, ...] = ()  # private hosts/networks a webhook may call (UrlGuard)
-    poll_interval: float = 1.0  # seconds between looks for due webhooks of other processes
-    promote_interval: float = 10.0  # seconds between sweeps for unmarked completions
+    # seconds between looks for due webhooks this sender was not told about: tries that
+    # another sender left leased when it died (due a lease_ttl later anyway), completions
+    # marked by another process. Its own completions wake it at once, its own retries when due.
+    poll_interval: float = 30.0
+    promote_interval: float = 60.0  # seconds between sweeps for unmarked completions
     concurrency: int = 16  # tries in flight at once
 
     @property
@@ -73,6 +76,7 @@ class WebhookSender:
         self._http: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._retries: list[float] = []  # when the retries this sender scheduled are due
 
     async def start(self, *, recover_leases: bool = False) -> None:
         """Start the loop. ``recover_leases``: this process owns the store alone (embedded
@@ -115,7 +119,13 @@ class WebhookSender:
                     continue  # more may be due
             except Exception:
                 log.exception("webhook delivery loop failed; going on")
-            await self.store.wait_for_webhooks(self.config.poll_interval)
+            await self.store.wait_for_webhooks(self._until_due())
+
+    def _until_due(self) -> float:
+        """Seconds until this sender's next retry is due, at most ``poll_interval``."""
+        t = now()
+        self._retries = [at for at in self._retries if at > t]
+        return min([self.config.poll_interval, *(at - t for at in self._retries)])
 
     async def _try(self, delivery: WebhookDelivery) -> None:
         body = delivery.body if delivery.body is not None else await self._body(delivery)
@@ -137,15 +147,18 @@ class WebhookSender:
         error = None
         if not attempt.ok and delay is None:
             error = refused or f"gave up after {number} attempt(s): {_outcome(attempt)}"
-        await self.store.record_webhook_attempt(
+        retry_at = now() + delay if delay is not None else None
+        recorded = await self.store.record_webhook_attempt(
             delivery.request_id,
             self.id,
             attempt.as_dict(),
             body=body,
             delivered=attempt.ok,
-            retry_at=now() + delay if delay is not None else None,
+            retry_at=retry_at,
             error=error,
         )
+        if recorded is not None and retry_at is not None:
+            self._retries.append(retry_at)
         webhook_try(_label(attempt.ok, refused, error))
         if attempt.ok:
             log.info("webhook of %s delivered (try %d)", delivery.request_id, number)

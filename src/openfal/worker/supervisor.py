@@ -37,7 +37,11 @@ log = logging.getLogger("openfal.worker")
 
 MAX_START_FAILURES = 3  # consecutive failed starts before queued requests are failed
 RESCALE_EVERY = 0.05  # seconds between two scaling decisions, at least
-IDLE_TICK = 2.0  # seconds between scaling decisions of a settled app (work wakes it sooner)
+SESSION_TICK = 2.0  # seconds between decisions while sessions of other gateways hold runners
+# seconds between looks for sessions waiting in other gateways, on a store that does not
+# announce them (Store.announces_waiting_sessions), for apps with a websocket endpoint
+# (other apps look every lease TTL)
+SESSION_POLL = 3.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,9 @@ class PoolContext:
     worker_id: str
     host: str  # this machine's name, shown in runner listings
     lease_ttl: float = 30.0  # request leases and runner slots
+    # the longest a settled app waits for a wake-up before it looks at the store again
+    # (see Supervisor.rescale); None: ten lease TTLs
+    settled_wait: float | None = None
     cancel_grace: float = 1.0
     env: dict[str, str] = field(default_factory=dict)
     gpus: GpuPool = field(default_factory=lambda: GpuPool(None))
@@ -114,6 +121,7 @@ class Supervisor:
         self.runners: list[RunnerProcess] = []
         self._background: set[asyncio.Task[None]] = set()  # runner boots and stops
         self.slot = asyncio.Event()  # a runner became ready or a slot was freed
+        self._poked = asyncio.Event()  # something local changed: decide the scale again now
         self._tasks: list[asyncio.Task[None]] = []
         self.accepting = True
         self._start_failures = 0
@@ -152,6 +160,7 @@ class Supervisor:
         """
         self.accepting = False
         self.slot.set()
+        self.poke()
         # let a claim in flight land (a request claimed now is run, not dropped)
         if self._tasks:  # a pool that warmed up a runner but never served has none
             _, stuck = await asyncio.wait(self._tasks, timeout=self.tick * 4 + 2.0)
@@ -196,6 +205,12 @@ class Supervisor:
         self.app = app
         self.dispatch_cfg.request_timeout = self.scaling.request_timeout
         self.slot.set()
+        self.poke()
+
+    def poke(self) -> None:
+        """Decide the scale again now: something the store does not announce changed
+        (settings, a runner exited, the pool stops)."""
+        self._poked.set()
 
     # -- realtime sessions
 
@@ -247,20 +262,73 @@ class Supervisor:
     async def _scale_loop(self) -> None:
         while self.accepting:
             started = time.monotonic()
+            self._poked.clear()  # before the reads: a poke meanwhile decides again
             wait = self.tick
             try:
                 wait = await self.rescale()
             except Exception as e:  # the store may be restarting: try again next tick
                 log.warning("scaling %s failed: %s: %s", self.app_id, type(e).__name__, e)
-            await self.store.wait_for_work(wait, [self.app_id])
+            await self._wait_for_change(wait)
             # a burst of submits wakes this loop once per request: decide at most every
-            # RESCALE_EVERY seconds (each decision reads the store three times)
+            # RESCALE_EVERY seconds (each decision reads the store several times)
             await asyncio.sleep(max(0.0, started + RESCALE_EVERY - time.monotonic()))
+
+    async def _wait_for_change(self, timeout: float) -> None:
+        """Until work may have been queued for the app, the pool was poked, a session
+        waits for a runner (see SESSION_POLL), or ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        every = self._session_poll()
+        while (step := deadline - loop.time()) > 0:
+            if every is None or step <= every:
+                await self._woken(step)
+                return
+            if await self._woken(every):
+                return
+            with contextlib.suppress(Exception):  # the store may be restarting
+                if (await self.store.session_counts(self.app_id)).waiting:
+                    return
+
+    def _session_poll(self) -> float | None:
+        """Seconds between looks for sessions waiting in other gateways while settled: none
+        on a store that announces them; SESSION_POLL for an app with a websocket endpoint
+        (the realtime route opens sessions only for those), a lease TTL for others."""
+        if self.store.announces_waiting_sessions:
+            return None
+        endpoints = self.app.endpoints.values()
+        if any(isinstance(e, dict) and e.get("websocket") for e in endpoints):
+            return SESSION_POLL
+        return self.ctx.lease_ttl
+
+    async def _woken(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for work of the app or a poke; False when none came."""
+        if self._poked.is_set() or not self.accepting:
+            return True
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout
+        # the work wait ends by itself (only a poke cancels it: a wait cancelled in the
+        # middle of a store command may cost the store its connection)
+        work = asyncio.create_task(self.store.wait_for_work(timeout, [self.app_id]))
+        poked = asyncio.create_task(self._poked.wait())
+        try:
+            await asyncio.wait({work, poked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, poked):
+                task.cancel()
+            await asyncio.gather(work, poked, return_exceptions=True)
+        return self._poked.is_set() or loop.time() < until - 0.001
 
     async def rescale(self) -> float:
         """Start or stop runners for the demand now; returns how long the next decision
-        can wait unless work arrives: a tick while anything is pending, longer when the
-        app is settled (nothing queued or running, every runner ready, none due to stop)."""
+        can wait unless work is queued for the app or the pool is poked.
+
+        A tick while a change is under way (fewer runners than needed, a runner starting
+        or stopping). Otherwise the app is settled and nothing it acts on changes unannounced:
+        requests queued or requeued anywhere wake it (``wait_for_work``), and so do local
+        changes (:meth:`poke`); it looks again when its first idle runner outlives
+        ``keep_alive``, and at the latest after ``settled_wait``, a safety net for a lost
+        wake-up (a lease TTL when the app keeps runners with no demand: one that dies
+        elsewhere frees its slot only when the slot expires)."""
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
         depth = await self.store.queue_depth(self.app_id)
         busy = await self.store.in_progress(self.app_id)  # anywhere in the cluster
@@ -271,6 +339,10 @@ class Supervisor:
                 r.last_used = time.monotonic()  # keep_alive counts from the session's end
         local = self.waiting_sessions + self.active_sessions  # this process's gateway
         needed = self.scaling.runners_needed(depth + busy + remote.total + local)
+        if not needed and not self.runners:
+            # nothing to start, nothing of ours to stop: the cluster's runners do not matter
+            self._pending_since = None
+            return self._settled_wait(False)
         cluster = await self.store.list_runners(self.app_id)
         if len(cluster) < needed:
             if self._scale_up_allowed(depth, cluster):
@@ -279,25 +351,32 @@ class Supervisor:
                         break
         else:
             self._pending_since = None
-        if sum(r.state is not SlotState.STOPPING for r in cluster) > needed:
+        extra = sum(r.state is not SlotState.STOPPING for r in cluster) > needed
+        if extra:
             await self._scale_down(needed)
-        demand = depth + busy + remote.total + local
-        settled = demand == 0 and len(cluster) == needed
-        if not settled or any(r.state is not SlotState.READY for r in cluster):
+        if len(cluster) < needed or any(r.state is not SlotState.READY for r in cluster):
             return self.tick
-        return self._until_idle_stop(needed, len(cluster))
+        return self._settled_wait(extra)
 
-    def _until_idle_stop(self, needed: int, running: int) -> float:
-        """Seconds until the first idle runner of this worker outlives keep_alive (when
-        fewer would do), at least a tick and at most IDLE_TICK."""
-        if running <= needed:
-            return IDLE_TICK
-        t = time.monotonic()
-        due = min(
-            (r.last_used + self.scaling.keep_alive - t for r in self.runners if self.load(r) == 0),
-            default=IDLE_TICK,
-        )
-        return min(IDLE_TICK, max(self.tick, due))
+    def _settled_wait(self, extra: bool) -> float:
+        """How long a settled app may wait for a wake-up (at least a tick): ``settled_wait``,
+        a lease TTL when it keeps runners with no demand, until the first runner of this
+        worker may outlive keep_alive when ``extra`` (more runners than needed), and
+        SESSION_TICK while sessions of other gateways hold runners of ours (their end is
+        not announced, and keep_alive counts from it)."""
+        wait = self.ctx.settled_wait or 10 * self.ctx.lease_ttl
+        if self.scaling.runners_needed(0):
+            wait = min(wait, self.ctx.lease_ttl)
+        if any(self.sessions.get(r.id) for r in self.runners):
+            wait = min(wait, SESSION_TICK)
+        if extra:
+            t = time.monotonic()
+            for r in self.runners:
+                if r.state is RunnerState.READY:
+                    # a busy runner is idle keep_alive after it finishes, at the earliest
+                    idle_at = r.last_used if self.load(r) == 0 else t
+                    wait = min(wait, idle_at + self.scaling.keep_alive - t)
+        return max(self.tick, wait)
 
     def _scale_up_allowed(self, depth: int, cluster: list[RunnerInfo]) -> bool:
         t = time.monotonic()
@@ -386,6 +465,7 @@ class Supervisor:
             self.ctx.gpus.give(runner.gpus)
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release_runner(runner.id))
+            self.poke()  # its slot is free: replace it if it is still needed
 
     async def announce(self, runner: RunnerProcess) -> None:
         """Publish a runner's state now (the heartbeat would within a third of a TTL)."""

@@ -29,8 +29,11 @@ log = logging.getLogger("openfal.worker")
 class WorkerConfig:
     lease_ttl: float = 30.0  # request leases and runner slots: renewed every third of it
     cancel_grace: float = 1.0
-    housekeeping_interval: float = 1.0
+    # seconds between two looks for expired leases (None: a third of lease_ttl, so an
+    # orphaned request waits at most 4/3 lease_ttl); purges every purge_interval
+    housekeeping_interval: float | None = None
     purge_interval: float = 60.0
+    settled_wait: float | None = None  # see PoolContext (None: ten lease TTLs)
     # Embedded mode owns the store alone: anything IN_PROGRESS at start was orphaned by a
     # crash and is requeued at once instead of after its lease expires.
     recover_orphans: bool = False
@@ -77,6 +80,7 @@ class Worker:
             worker_id=self.id,
             host=self.host,
             lease_ttl=self.config.lease_ttl,
+            settled_wait=self.config.settled_wait,
             cancel_grace=self.config.cancel_grace,
             env=dict(self.config.env or {}),
             gpus=self.gpus,
@@ -95,7 +99,9 @@ class Worker:
         self._tasks = [
             asyncio.create_task(
                 housekeeping(
-                    self.store, self.config.housekeeping_interval, self.config.purge_interval
+                    self.store,
+                    self.config.housekeeping_interval or self.config.lease_ttl / 3,
+                    self.config.purge_interval,
                 )
             ),
             asyncio.create_task(self._heartbeat_loop()),
