@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +30,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             # Re-raised: the server prints the traceback and refuses to start.
             app.state.setup_failed = True
             raise
+        # the app and its models live as long as the runner: keep them out of every
+        # garbage collection (a pipeline is many objects; a full collection walks them all)
+        gc.freeze()
         link = app.state.link_path
         server = await serve_link(runner, link) if link else None
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
@@ -140,6 +141,7 @@ async def gateway_main(settings: Settings) -> None:
                 storage,
                 settings.public,
             )
+            gc.freeze()  # what start-up made lives on: keep it out of every collection
             await uvicorn_server(app, settings.host, settings.port, settings.log_level).serve()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import logging
 import os
 from collections.abc import Iterator
@@ -96,6 +97,7 @@ async def serve(settings: Settings) -> None:
                         settings.public,
                     )
                     server = uvicorn_server(app, settings.host, settings.port, settings.log_level)
+                    gc.freeze()  # what start-up made lives on: keep it out of every collection
                     await server.serve()
             finally:
                 await deployer.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 
@@ -217,6 +218,7 @@ async def worker_main(settings: Settings) -> None:
             settings.store_url,
             ",".join(settings.gpus) if settings.gpus is not None else "not managed",
         )
+        gc.freeze()  # what start-up made lives on: keep it out of every collection
         await stopping.wait()
     finally:
         if metrics_server is not None:
