@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
@@ -28,7 +27,13 @@ from openfal.gateway.broker import RealtimeBroker
 from openfal.gateway.routes.files import Signer, UploadConfig
 from openfal.server.apps import load_models
 from openfal.server.broker import StoreBroker
-from openfal.server.runtime import run_async, setup_logging, sweep_storage, uvicorn_server
+from openfal.server.runtime import (
+    run_async,
+    settle_gc,
+    setup_logging,
+    sweep_storage,
+    uvicorn_server,
+)
 from openfal.server.secrets import ServerSecrets, load_secrets
 from openfal.server.security import auth_settings, start_sender, webhook_settings
 from openfal.server.settings import Settings
@@ -141,7 +146,7 @@ async def gateway_main(settings: Settings) -> None:
                 storage,
                 settings.public,
             )
-            gc.freeze()  # what start-up made lives on: keep it out of every collection
+            settle_gc()
             await uvicorn_server(app, settings.host, settings.port, settings.log_level).serve()
 
 

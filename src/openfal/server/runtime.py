@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 from collections.abc import Coroutine
@@ -43,6 +44,15 @@ def setup_logging(level: str, log_format: str = "text") -> None:
     # realtime tokens travel in websocket URLs: keep them out of uvicorn's handshake lines
     logging.getLogger("uvicorn.error").addFilter(HandshakeLogFilter())
     logjson.apply(log_format)
+
+
+def settle_gc() -> None:
+    """Once start-up is done: what it made lives on, so keep it out of every collection,
+    and collect less often. A request makes no cyclic garbage on the hot path; the default
+    threshold (700) collected every few requests just to walk live objects (py-spy, perf
+    notes in benchmarks/README.md)."""
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def run_async(main: Coroutine[Any, Any, Any]) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import logging
 import os
 from collections.abc import Iterator
@@ -20,7 +19,13 @@ from openfal.gateway import AppRegistry
 from openfal.server.apps import app_record
 from openfal.server.broker import StoreBroker
 from openfal.server.gateway import announce, build_gateway, open_services, send_webhooks, tasks
-from openfal.server.runtime import run_async, setup_logging, sweep_storage, uvicorn_server
+from openfal.server.runtime import (
+    run_async,
+    settle_gc,
+    setup_logging,
+    sweep_storage,
+    uvicorn_server,
+)
 from openfal.server.secrets import load_secrets
 from openfal.server.settings import Settings
 from openfal.server.worker import app_refs, build_worker
@@ -97,7 +102,7 @@ async def serve(settings: Settings) -> None:
                         settings.public,
                     )
                     server = uvicorn_server(app, settings.host, settings.port, settings.log_level)
-                    gc.freeze()  # what start-up made lives on: keep it out of every collection
+                    settle_gc()
                     await server.serve()
             finally:
                 await deployer.stop()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 
@@ -25,7 +24,7 @@ from openfal.deploy.wiring import make_deployer, worker_hooks
 from openfal.metrics.listener import serve_metrics
 from openfal.metrics.store_timing import instrument
 from openfal.server.apps import BUILTIN_APPS, app_record, installed, resolve_ref
-from openfal.server.runtime import run_async, setup_logging
+from openfal.server.runtime import run_async, settle_gc, setup_logging
 from openfal.server.secrets import load_secrets
 from openfal.server.security import start_sender
 from openfal.server.settings import Settings
@@ -218,7 +217,7 @@ async def worker_main(settings: Settings) -> None:
             settings.store_url,
             ",".join(settings.gpus) if settings.gpus is not None else "not managed",
         )
-        gc.freeze()  # what start-up made lives on: keep it out of every collection
+        settle_gc()
         await stopping.wait()
     finally:
         if metrics_server is not None:
