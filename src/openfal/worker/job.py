@@ -132,10 +132,12 @@ class _Job:
             self.over = True
             tasks = [relay] if watch is None else [relay, watch]
             for t in tasks:
-                t.cancel()
+                if not t.done():
+                    t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._flush_logs())
+            if self._logs or self._log_lock.locked():  # lines not stored yet
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._flush_logs())
 
     # -- the runner's event stream
 
