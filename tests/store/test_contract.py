@@ -1142,3 +1142,24 @@ async def test_redis_from_url_and_closed_store(redis_server: object) -> None:
         await store.close()
     with pytest.raises(RuntimeError):
         await store.get(rec.id)
+
+
+async def test_claim_many_takes_the_queue_in_order(store: Store, clock: FakeClock) -> None:
+    low = await store.enqueue(APP, "", b"{}", priority=Priority.LOW)
+    ids = await _queued(store, 3)
+    late = await store.enqueue(APP, "", b"{}", start_timeout=1)
+    other = await store.enqueue("acme/other", "", b"{}")
+    clock.advance(2)  # `late` missed its start deadline: completed, not returned
+    # the one that timed out counts against the limit: fewer may come back
+    got = await store.claim_many([APP], "w1", 4, lease_ttl=10)
+    assert [r.id for r in got] == ids
+    got += await store.claim_many([APP], "w1", 4, lease_ttl=10)
+    assert [r.id for r in got] == [*ids, low.id]
+    for rec in got:
+        assert rec.status is RequestStatus.IN_PROGRESS and rec.worker_id == "w1"
+        assert rec.attempts == 1 and rec.lease_expires == clock.t + 10
+    timed_out = await store.get(late.id)
+    assert timed_out is not None and timed_out.status_code == 504
+    assert await store.claim_many([APP], "w1", 4) == []
+    assert [r.id for r in await store.claim_many([APP, "acme/other"], "w2", 1)] == [other.id]
+    assert await store.in_progress(APP) == 4 and await store.queue_depth(APP) == 0

@@ -69,18 +69,25 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.sup.slot.wait(), self.sup.tick)
             return
-        rec = await self.store.claim(
-            [self.sup.app_id], self.worker_id, lease_ttl=self.sup.dispatch_cfg.lease_ttl
+        # as many as there are free slots: a queue that grew drains in a few claims
+        recs = await self.store.claim_many(
+            [self.sup.app_id], self.worker_id, self._free_slots(), lease_ttl=self.lease_ttl
         )
-        if rec is None:
+        if not recs:
             await self._wait_for_work()
             return
-        runner = self.sup.free_runner(rec.hint)
-        if runner is None:  # it died
-            await self._give_back(rec)
-            return
-        runner.in_flight += 1
-        self._start(runner, rec)
+        for rec in recs:
+            runner = self.sup.free_runner(rec.hint)
+            if runner is None:  # it died
+                await self._give_back(rec)
+                continue
+            runner.in_flight += 1
+            self._start(runner, rec)
+
+    def _free_slots(self) -> int:
+        cap = self.sup.scaling.max_multiplexing
+        ready = (r for r in self.sup.runners if r.state is RunnerState.READY)
+        return sum(max(0, cap - self.sup.load(r)) for r in ready)
 
     def _start(self, runner: RunnerProcess, rec: RequestRecord) -> None:
         """Run a claimed request on ``runner``, whose slot it already holds."""

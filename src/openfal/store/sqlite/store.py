@@ -108,9 +108,9 @@ _SCHEMA = [
     *HISTORY_SCHEMA,
 ]
 
-HEAD_SQL = (
+HEAD_SQL = (  # the queue's head: add a LIMIT
     "SELECT priority, seq FROM requests WHERE app_id = ? AND status = 'IN_QUEUE'"
-    " ORDER BY priority, seq LIMIT 1"
+    " ORDER BY priority, seq"
 )
 RANK_SQL = (
     "SELECT COUNT(*) FROM requests WHERE app_id = ? AND status = 'IN_QUEUE'"
@@ -451,35 +451,41 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         return await self._transact(tx)
 
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
+        recs = await self._pop_many(app_ids, changes, 1)
+        return recs[0] if recs else None
+
+    async def _pop_many(
+        self, app_ids: list[str], changes: dict[str, Any], limit: int
+    ) -> list[RequestRecord]:
         apps = list(dict.fromkeys(app_ids))
         # see "waiting": a request queued meanwhile is not missed
         self._arm_work(apps[0] if len(apps) == 1 else None)
         assignments = "".join(f"{name} = ?, " for name in changes)
         values = [_encode(name, value) for name, value in changes.items()]
 
-        def head(conn: sqlite3.Connection) -> int | None:
-            best: tuple[int, int] | None = None
+        def heads(conn: sqlite3.Connection) -> list[int]:
+            """The seqs of the first ``limit`` queued requests of ``apps``, in order."""
+            found: list[tuple[int, int]] = []
             for app_id in apps:
-                row = conn.execute(HEAD_SQL, (app_id,)).fetchone()
-                if row is not None and (best is None or (row[0], row[1]) < best):
-                    best = (row[0], row[1])
-            return best[1] if best is not None else None
+                rows = conn.execute(HEAD_SQL + f" LIMIT {limit:d}", (app_id,)).fetchall()
+                found += [(row[0], row[1]) for row in rows]
+            return [seq for _, seq in sorted(found)[:limit]]
 
-        def tx(conn: sqlite3.Connection) -> RequestRecord | None:
-            seq = head(conn)
-            if seq is None:
-                return None
-            return _first(
-                conn.execute(
-                    f"UPDATE requests SET {assignments}attempts = attempts + 1 WHERE seq = ?"
-                    " RETURNING *",
-                    [*values, seq],
-                ).fetchall()
-            )
+        def tx(conn: sqlite3.Connection) -> list[RequestRecord]:
+            seqs = heads(conn)
+            if not seqs:
+                return []
+            rows = conn.execute(
+                f"UPDATE requests SET {assignments}attempts = attempts + 1"
+                f" WHERE seq IN ({', '.join('?' * len(seqs))}) RETURNING *",
+                [*values, *seqs],
+            ).fetchall()
+            order = {seq: i for i, seq in enumerate(seqs)}
+            return sorted((row_to_record(dict(r)) for r in rows), key=lambda r: order[r.seq])
 
         # look without the write lock first: an empty queue costs no lock
-        if await self._run(head) is None:
-            return None
+        if not await self._run(heads):
+            return []
         return await self._transact(tx)
 
     async def _queue_rank(self, rec: RequestRecord) -> int:
