@@ -110,6 +110,22 @@ class _Connection:
         self.runner, self.reader, self.writer = runner, reader, writer
         self.started: dict[str, ActiveRequest] = {}
         self.relays: set[asyncio.Task[None]] = set()
+        self._unsent: list[bytes] = []  # frames of this loop tick, written when it ends
+
+    def _write(self, message: dict[str, Any]) -> None:
+        """Frames written in one loop tick leave together: one send, one wake-up of the
+        worker, however many requests finished in that tick."""
+        if not self._unsent:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._unsent.append(encode(message))
+
+    def _flush(self) -> None:
+        frames, self._unsent = self._unsent, []
+        if not self.writer.is_closing():
+            self.writer.write(b"".join(frames))
+
+    def _buffered(self) -> int:
+        return self.writer.transport.get_write_buffer_size() + sum(map(len, self._unsent))
 
     async def serve(self) -> None:
         try:
@@ -158,7 +174,7 @@ class _Connection:
 
     def _refuse(self, request_id: str, status: int, detail: str) -> None:
         result = ResultEvent(status, {"detail": detail})
-        self.writer.write(encode(_frame(request_id, result)))
+        self._write(_frame(request_id, result))
 
     async def _relay(
         self, request_id: str, active: ActiveRequest, task: asyncio.Task[ResultEvent]
@@ -167,10 +183,11 @@ class _Connection:
         try:
             while True:
                 event = await active.events.get()
-                self.writer.write(encode(_frame(request_id, event)))
+                self._write(_frame(request_id, event))
                 if isinstance(event, ResultEvent):
                     break
-                if self.writer.transport.get_write_buffer_size() > 1 << 20:
+                if self._buffered() > 1 << 20:
+                    self._flush()
                     await self.writer.drain()
         finally:
             self.started.pop(request_id, None)

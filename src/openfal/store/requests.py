@@ -19,12 +19,13 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum, IntEnum
 from typing import Any
 
 from openfal.metrics import request_finished, request_started
 from openfal.store.clock import now
+from openfal.store.handoff import Handoff
 from openfal.store.outbox import OutboxStore
 from openfal.store.waiting import Waiting
 
@@ -121,33 +122,52 @@ JSON_FIELDS = ("headers", "progress", "result_headers", "metrics")
 _FIELD_NAMES = tuple(f.name for f in fields(RequestRecord))
 
 
+_STATUSES = {s.value: s for s in RequestStatus}
+_NO_FIELDS: dict[str, Any] = {}
+
+
+def _dumps(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value) if value else "{}"
+
+
+def _loads(value: str | bytes) -> Any:
+    return {} if value == "{}" else json.loads(value)
+
+
 def record_to_row(rec: RequestRecord) -> dict[str, Any]:
     # not asdict(): it deep-copies every dict, and the JSON fields are serialised anyway
-    row = {name: getattr(rec, name) for name in _FIELD_NAMES}
+    row = dict(vars(rec))
     row["status"] = rec.status.value
     for name in JSON_FIELDS:
-        row[name] = json.dumps(row[name]) if row[name] is not None else None
+        row[name] = _dumps(row[name])
     row["cancel_requested"] = int(rec.cancel_requested)
     return row
 
 
 def row_to_record(row: dict[str, Any]) -> RequestRecord:
     data = dict(row)
-    data["status"] = RequestStatus(data["status"])
+    data["status"] = _STATUSES[data["status"]]
     for name in JSON_FIELDS:
         value = data.get(name)
-        if isinstance(value, str | bytes):
-            data[name] = json.loads(value)
+        if type(value) is str or type(value) is bytes:
+            data[name] = _loads(value)
         elif value is None and name != "progress":
             data[name] = {}
     data["cancel_requested"] = bool(data["cancel_requested"])
     for name in ("input", "result"):
-        if isinstance(data.get(name), memoryview):
+        if type(data.get(name)) is memoryview:
             data[name] = bytes(data[name])
-    return RequestRecord(**data)
+    if len(data) != len(_FIELD_NAMES):
+        return RequestRecord(**data)  # missing fields take their defaults
+    # every field is here: fill the frozen record without its (slow) __init__
+    rec = object.__new__(RequestRecord)
+    vars(rec).update(data)
+    return rec
 
 
-class RequestStore(Waiting, OutboxStore, abc.ABC):
+class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
     """Requests: the queue, leases, logs, events and the state machine."""
 
     retention: float
@@ -190,16 +210,34 @@ class RequestStore(Waiting, OutboxStore, abc.ABC):
         expected = mode == "run" and rec.id not in self._done
         if expected:  # before the insert: it may complete before enqueue returns
             self._expect_done(rec.id)
+        # an idle dispatcher of this process takes it: stored claimed, handed over in memory
+        handoff = self._reserve(app_id, hint)
+        if handoff is not None:
+            taker = handoff[0]
+            rec = replace(
+                rec,
+                status=RequestStatus.IN_PROGRESS,
+                worker_id=taker.worker_id,
+                lease_expires=t + taker.lease_ttl,
+                started_at=t,
+                attempts=1,
+            )
         try:
             rec = await self._insert(rec)
         except BaseException:
+            if handoff is not None:
+                handoff[0].release(handoff[1])
             if expected:
                 self._done.pop(rec.id, None)
             if webhook_url:  # not stored after all (a duplicate id): neither is its webhook
                 await self._delete_webhook(rec.id)
             raise
         self._notify(rec.id)
-        self._notify_work(rec.app_id)
+        if handoff is not None:
+            request_started(rec)
+            handoff[0].take(rec, handoff[1])
+        else:
+            self._notify_work(rec.app_id)
         return rec
 
     async def get(self, request_id: str) -> RequestRecord | None:

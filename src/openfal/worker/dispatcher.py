@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from openfal.store import RequestRecord
 from openfal.worker.job import run_request
-from openfal.worker.runner_process import RunnerProcess
+from openfal.worker.runner_process import RunnerProcess, RunnerState
 
 if TYPE_CHECKING:
     from openfal.worker.supervisor import Supervisor
@@ -27,16 +27,41 @@ class Dispatcher:
     def __init__(self, supervisor: Supervisor) -> None:
         self.sup = supervisor
         self.store, self.worker_id = supervisor.store, supervisor.worker_id
+        self.lease_ttl = supervisor.dispatch_cfg.lease_ttl
         self.jobs: set[asyncio.Task[None]] = set()
+        self.idle = False  # waiting for work: the last claim found the queue empty
 
     async def loop(self) -> None:
-        """Claim and run requests until the supervisor stops accepting."""
-        while self.sup.accepting:
-            try:
-                await self._dispatch_once()
-            except Exception as e:  # the store may be restarting: back off, try again
-                log.warning("dispatching %s: %s: %s", self.sup.app_id, type(e).__name__, e)
-                await asyncio.sleep(self.sup.tick * 4)
+        """Claim and run requests until the supervisor stops accepting; meanwhile take
+        the requests this process submits while the queue is empty (the handoff)."""
+        self.store.register_taker(self.sup.app_id, self)
+        try:
+            while self.sup.accepting:
+                try:
+                    await self._dispatch_once()
+                except Exception as e:  # the store may be restarting: back off, try again
+                    log.warning("dispatching %s: %s: %s", self.sup.app_id, type(e).__name__, e)
+                    await asyncio.sleep(self.sup.tick * 4)
+        finally:
+            self.idle = False
+            self.store.unregister_taker(self.sup.app_id, self)
+
+    # -- the handoff (openfal.store.handoff.Taker)
+
+    def reserve(self, hint: str | None) -> RunnerProcess | None:
+        if not self.idle or not self.sup.accepting:
+            return None
+        runner = self.sup.free_runner(hint)
+        if runner is not None:
+            runner.in_flight += 1
+        return runner
+
+    def take(self, rec: RequestRecord, slot: RunnerProcess) -> None:
+        self._start(slot, rec)
+
+    def release(self, slot: RunnerProcess) -> None:
+        slot.in_flight -= 1
+        self.sup.slot.set()
 
     async def _dispatch_once(self) -> None:
         if self.sup.free_runner() is None:
@@ -51,19 +76,27 @@ class Dispatcher:
             await self._wait_for_work()
             return
         runner = self.sup.free_runner(rec.hint)
-        if runner is None or not self.sup.accepting:  # it died, or a new revision took over
-            await self.store.requeue(
-                rec.id,
-                self.worker_id,
-                "Runner went away",
-                "runner_disconnected",
-                refund_attempt=True,
-            )
+        if runner is None:  # it died
+            await self._give_back(rec)
             return
         runner.in_flight += 1
-        job = asyncio.create_task(self._run(runner, rec))
+        self._start(runner, rec)
+
+    def _start(self, runner: RunnerProcess, rec: RequestRecord) -> None:
+        """Run a claimed request on ``runner``, whose slot it already holds."""
+        if self.sup.accepting and runner.state is RunnerState.READY:
+            job = asyncio.create_task(self._run(runner, rec))
+        else:  # it died meanwhile, or a new revision took over
+            job = asyncio.create_task(self._give_back(rec, runner))
         self.jobs.add(job)
         job.add_done_callback(self.jobs.discard)
+
+    async def _give_back(self, rec: RequestRecord, runner: RunnerProcess | None = None) -> None:
+        if runner is not None:
+            self.release(runner)
+        await self.store.requeue(
+            rec.id, self.worker_id, "Runner went away", "runner_disconnected", refund_attempt=True
+        )
 
     async def _wait_for_work(self) -> None:
         """Block until a request may be queued (a wake-up, not a poll), a slot frees up or
@@ -72,9 +105,16 @@ class Dispatcher:
         self.sup.slot.clear()
         work = asyncio.create_task(self.store.wait_for_work(CLAIM_WAIT, [self.sup.app_id]))
         slot = asyncio.create_task(self.sup.slot.wait())
+        self.idle = True
         try:
             await asyncio.wait({work, slot}, return_when=asyncio.FIRST_COMPLETED)
+            # a freed slot matters only to a stop: the queue was empty at the last claim,
+            # and whatever is queued since wakes ``work`` (a handoff's job ending must not
+            # cost a claim that finds nothing)
+            while not work.done() and self.sup.accepting:
+                await asyncio.wait({work}, timeout=self.sup.tick)
         finally:
+            self.idle = False
             for task in (work, slot):
                 task.cancel()
             await asyncio.gather(work, slot, return_exceptions=True)

@@ -38,6 +38,7 @@ class RunnerLink:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader, self._writer = reader, writer
         self._open: dict[str, asyncio.Queue[Any]] = {}
+        self._unsent: list[bytes] = []  # frames of this loop tick, written when it ends
         self._closed: str | None = None  # why, once closed
         self._task = asyncio.create_task(self._read(), name="openfal-runner-link")
 
@@ -98,8 +99,17 @@ class RunnerLink:
         self._end("link closed by the worker")
 
     def _send(self, message: dict[str, Any]) -> None:
+        """Frames sent in one loop tick leave together: one send, one wake-up of the
+        runner, however many requests started in that tick."""
         data = msgpack.packb(message, use_bin_type=True)
-        self._writer.write(_HEADER.pack(len(data)) + data)
+        if not self._unsent:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._unsent += (_HEADER.pack(len(data)), data)
+
+    def _flush(self) -> None:
+        frames, self._unsent = self._unsent, []
+        if self._closed is None:
+            self._writer.write(b"".join(frames))
 
     async def _read(self) -> None:
         reason = "runner closed the link"

@@ -17,7 +17,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,6 +109,11 @@ RANK_SQL = (
 COUNT_SQL = "SELECT COUNT(*) FROM requests WHERE app_id = ? AND status = ?"
 EXPIRED_SQL = (
     "SELECT * FROM requests WHERE status = 'IN_PROGRESS' AND lease_expires < ? ORDER BY seq"
+)
+_INSERTED = [name for name in _COLUMNS if name != "seq"]  # seq: the database assigns it
+_INSERT_SQL = (
+    f"INSERT INTO requests ({', '.join(_INSERTED)}) VALUES ({', '.join('?' * len(_INSERTED))})"
+    " RETURNING seq"
 )
 _COMPLETED_BEFORE = "SELECT id FROM requests WHERE status = 'COMPLETED' AND completed_at < ?"
 
@@ -362,25 +367,18 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
     # ------------------------------------------------------------------ requests
 
     async def _insert(self, rec: RequestRecord) -> RequestRecord:
-        row = record_to_row(rec)
-        del row["seq"]
-        names = list(row)
-        values = [_encode(name, getattr(rec, name)) for name in names]
-        sql = (
-            f"INSERT INTO requests ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-            " RETURNING *"
-        )
+        row = record_to_row(rec)  # already in column form
+        values = [row[name] for name in _INSERTED]
 
-        def op(conn: sqlite3.Connection) -> RequestRecord:
+        def op(conn: sqlite3.Connection) -> int:
             try:
                 # fetchall: a RETURNING statement is done (and committed) once fully read
-                found = _first(conn.execute(sql, values).fetchall())
+                return int(conn.execute(_INSERT_SQL, values).fetchall()[0][0])
             except sqlite3.IntegrityError as e:
                 raise ValueError(f"request {rec.id!r} already exists") from e
-            assert found is not None
-            return found
 
-        return await self._transact(op)
+        # what was written, with the seq the database gave it: nothing to read back
+        return replace(rec, seq=await self._transact(op))
 
     async def _get(self, request_id: str) -> RequestRecord | None:
         return await self._run(
