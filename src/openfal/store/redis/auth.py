@@ -44,14 +44,16 @@ class RedisAuth(AuthStore):
         await r.hset(self._k("keys"), key.id, json.dumps(key_to_row(key)))
 
     async def _get_key(self, key_id: str) -> KeyRecord | None:
-        async with (await self._r()).pipeline(transaction=True) as pipe:
+        # no MULTI/EXEC (2 commands of 4, on every authenticated request): a key is
+        # written once, and a revocation made before the second read is seen by it
+        async with (await self._r()).pipeline(transaction=False) as pipe:
             pipe.hget(self._k("keys"), key_id)
             pipe.hget(self._k("keys", "revoked"), key_id)
             raw, revoked = await pipe.execute()
         return _key(raw, revoked) if raw is not None else None
 
     async def _list_keys(self) -> list[KeyRecord]:
-        async with (await self._r()).pipeline(transaction=True) as pipe:
+        async with (await self._r()).pipeline(transaction=False) as pipe:
             pipe.hgetall(self._k("keys"))
             pipe.hgetall(self._k("keys", "revoked"))
             raw, revoked = await pipe.execute()

@@ -21,9 +21,3 @@ local function work(app)
   redis.call('PUBLISH', P .. 'work', '1')
   redis.call('PUBLISH', P .. 'work:' .. app, '1')
 end
-
-local function listing_keys(app, owner)
-  local keys = {P .. 'created', P .. 'created:app:' .. app}
-  if owner then keys[3] = P .. 'created:owner:' .. owner end
-  return keys
-end

@@ -8,14 +8,14 @@ local t = tonumber(string.sub(ARGV[2], 2))
 for _, m in ipairs(entries) do
   local id = string.sub(m, 15)
   local key = rkey(id)
-  local h = redis.call('HMGET', key, 'status', 'completed_at', 'app_id', 'owner', '_w')
+  local h = redis.call('HMGET', key, 'status', 'completed_at', '_w')
   if not h[1] then
     redis.call('ZREM', P .. 'created', m)  -- a stray entry
     out[#out + 1] = ''
   elseif h[1] == 'COMPLETED' and tonumber(h[2] or '') and tonumber(h[2]) < t then
-    for _, k in ipairs(listing_keys(h[3], h[4])) do redis.call('ZREM', k, m) end
+    redis.call('ZREM', P .. 'created', m)
     redis.call('DEL', key, P .. 'logs:' .. id, P .. 'events:' .. id)
-    notify(id, h[5], '*', '')
+    notify(id, h[3], '*', '')
     out[#out + 1] = id
   end
 end

@@ -9,10 +9,9 @@ Key layout (every key and channel starts with ``prefix``, default ``openfal:``):
     queue:{app_id}        zset    IN_QUEUE ids, score priority * 2**40 + seq
     running               zset    IN_PROGRESS "{app_id}\\n{id}" by lease_expires: the
                                   lease index, and (by member) the running count per app
-    created               zset    "{seq:013d}:{id}" by created_at (listing, newest first;
-                                  retention purges walk it oldest first)
-    created:app:{app_id}  zset    the same, per app
-    created:owner:{owner} zset    the same, per owner
+    created               zset    "{seq:013d}:{id}" by created_at: the one listing index
+                                  (newest first; app, owner and status are filtered on
+                                  the hashes), which retention purges walk oldest first
     logs:{id}             list    JSON log entries
     events:{id}           list    raw event payloads
     apps                  hash    app_id -> JSON AppRecord
@@ -852,7 +851,6 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
                 score,
                 f"{seq:013d}:{rec.id}",
                 repr(float(rec.created_at)),
-                rec.owner or "",
                 len(args) // 2,
                 *args,
             ]
@@ -1008,37 +1006,16 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         if limit <= 0:
             return []
         r = await self._r()
-        if app_id is not None:
-            key = self._k("created", "app", app_id)
-        elif owner is not None:
-            key = self._k("created", "owner", owner)
-        else:
-            key = self._k("created")
-        filtered = status is not None or (owner is not None and app_id is not None)
-        want_status = RequestStatus(status).value.encode() if status is not None else None
-        want_owner = owner.encode() if owner is not None else None
-
         found: list[bytes] = []
         start, batch = 0, max(limit, 100)
         while len(found) < limit and start < self.list_scan_limit:
             stop = min(start + batch, self.list_scan_limit) - 1
-            members = cast(list[bytes], await r.zrevrange(key, start, stop))
+            members = cast(list[bytes], await r.zrevrange(self._k("created"), start, stop))
             if not members:
                 break
-            ids = [m.split(b":", 1)[1] for m in members]
-            if filtered:
-                async with r.pipeline(transaction=False) as pipe:
-                    for request_id in ids:
-                        pipe.hmget(self._k("req", request_id.decode()), ["status", "owner"])
-                    rows = await pipe.execute()
-                ids = [
-                    request_id
-                    for request_id, (st, ow) in zip(ids, rows, strict=True)
-                    if st is not None
-                    and (want_status is None or st == want_status)
-                    and (want_owner is None or ow == want_owner)
-                ]
-            found += ids
+            found += await self._filter_ids(
+                [m.split(b":", 1)[1] for m in members], app_id, status, owner
+            )
             start += batch
         records = await self._fetch(found[:limit])
         # the state may have moved on between the two reads
