@@ -533,6 +533,10 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
     exists", a claim may leave one request claimed until its lease expires).
     """
 
+    # a realtime session that starts waiting publishes on the work channels
+    # (runners_session_open.lua): scalers wait for it instead of polling
+    announces_waiting_sessions = True
+
     _insert_script: AsyncScript
     _update_script: AsyncScript
     _pop_script: AsyncScript
