@@ -1106,14 +1106,8 @@ async def test_redis_keys_stay_under_prefix_and_indexes_drain(
     assert left == set()  # every index emptied with its records
 
 
-async def test_redis_queue_scores_exact_near_limits(
-    redis_stores: list[Store], redis_raw: object
-) -> None:
-    import redis.asyncio as aioredis
-
-    assert isinstance(redis_raw, aioredis.Redis)
+async def test_redis_queue_scores_exact_near_limits(redis_stores: list[Store]) -> None:
     a, _ = redis_stores
-    prefix: str = a.prefix  # type: ignore[attr-defined]
     a._last_seq = 2**40 - 10  # type: ignore[attr-defined]  # scores near 2**53 stay exact
     low = await _queued(a, 2, priority=Priority.LOW)
     normal = await _queued(a, 2, priority=Priority.NORMAL)
@@ -1143,3 +1137,44 @@ async def test_redis_from_url_and_closed_store(redis_server: object) -> None:
         await store.close()
     with pytest.raises(RuntimeError):
         await store.get(rec.id)
+
+
+async def test_redis_store_takes_over_the_older_key_layout(
+    redis_server: object, redis_raw: object
+) -> None:
+    """A server an older store used: its running requests keep their lease (an expired
+    one is requeued), and the keys nothing reads any more go."""
+    import redis.asyncio as aioredis
+
+    from openfal.store.redis import RedisStore
+
+    from .conftest import redis_prefix
+    from .redis_server import RedisServer
+
+    assert isinstance(redis_server, RedisServer)
+    assert isinstance(redis_raw, aioredis.Redis)
+    p = redis_prefix()
+    fields = {"id": "old-1", "app_id": APP, "path": "", "input": b"{}", "status": "IN_PROGRESS",
+              "priority": "1", "seq": "7", "mode": "queue", "created_at": "1.0",
+              "attempts": "1", "worker_id": "w-old", "lease_expires": "5.0",
+              "cancel_requested": "0", "headers": "{}", "result_headers": "{}",
+              "metrics": "{}", "_v": "42"}  # fmt: skip
+    await redis_raw.hset(f"{p}req:old-1", mapping=fields)  # type: ignore[arg-type]
+    await redis_raw.zadd(f"{p}leases", {"old-1": 5.0})
+    await redis_raw.sadd(f"{p}running:{APP}", "old-1")
+    await redis_raw.zadd(f"{p}created:app:{APP}", {"0000000000007:old-1": 1.0})
+    await redis_raw.zadd(f"{p}created", {"0000000000007:old-1": 1.0})
+    await redis_raw.set(f"{p}version", 42)
+
+    store = RedisStore(redis_server.url, prefix=p)
+    await store.open()
+    try:
+        assert await store.in_progress(APP) == 1
+        assert await store.requeue_expired(before=10.0) == ["old-1"]
+        assert await store.queue_depth(APP) == 1
+        newer = await store.enqueue(APP, "", b"{}")
+        assert [(await _claim(store)).id for _ in range(2)] == ["old-1", newer.id]  # FIFO
+        left = {k.decode().removeprefix(p) async for k in redis_raw.scan_iter(f"{p}*")}
+        assert not left & {"leases", "version", f"running:{APP}", f"created:app:{APP}"}
+    finally:
+        await store.close()

@@ -224,6 +224,10 @@ _LUA_POP = lua("requests_pop.lua")
 _LUA_APPEND = lua("requests_append.lua")
 _LUA_WATCH = lua("requests_watch.lua")
 _LUA_PURGE = lua("requests_purge.lua")
+_LUA_MIGRATE = lua("requests_migrate.lua")
+
+# keys of the older layout (before issue 14) that nothing reads any more
+_OLD_KEYS = ("running:*", "done:*", "created:app:*", "created:owner:*", "changed:*")
 
 
 # ---------------------------------------------------------------------- waiting
@@ -597,6 +601,24 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         self._purge_script = client.register_script(_LUA_PRELUDE + _LUA_PURGE)
         self._redis = client
         self._hub = _Hub(self.url, self._on_message, self._on_reset)
+        if await client.exists(self._k("leases")):
+            await self._migrate(client)
+
+    async def _migrate(self, client: aioredis.Redis) -> None:
+        """Once, on a server an older store used (it left ``leases``): running requests
+        join ``running``, so an expired lease still requeues them; the counters and the
+        indexes nothing reads any more go. Every process of a cluster runs one version."""
+        moved = await client.register_script(_LUA_PRELUDE + _LUA_MIGRATE)(args=[self.prefix])
+        log.info("Redis store: moved %s leases to the current key layout", moved)
+        for pattern in _OLD_KEYS:
+            batch: list[bytes] = []
+            async for key in client.scan_iter(match=self._k(pattern), count=1000):
+                batch.append(key)
+                if len(batch) >= 500:
+                    await client.unlink(*batch)
+                    batch = []
+            if batch:
+                await client.unlink(*batch)
 
     async def close(self) -> None:
         self._closed = True
