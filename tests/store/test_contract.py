@@ -1178,3 +1178,57 @@ async def test_redis_store_takes_over_the_older_key_layout(
         assert not left & {"leases", "version", f"running:{APP}", f"created:app:{APP}"}
     finally:
         await store.close()
+
+
+async def test_redis_commands_per_request(redis_stores: list[Store], redis_raw: object) -> None:
+    """The command budget of issue 14 (INFO commandstats counts what scripts run too): a
+    direct run handed to an idle taker is 9 commands, a queued request 16, and reading a
+    completed request this process wrote is free."""
+    import redis.asyncio as aioredis
+
+    from .test_handoff_contract import Taker
+
+    assert isinstance(redis_raw, aioredis.Redis)
+    a, _ = redis_stores
+
+    async def calls() -> dict[str, int]:
+        stats = await redis_raw.info("commandstats")
+        return {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
+
+    async def spent(before: dict[str, int]) -> dict[str, int]:
+        after = await calls()
+        out = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+        out.pop("info", None)
+        return out
+
+    taker = Taker(slots=1)
+    a.register_taker(APP, taker)
+    warm = await a.enqueue(APP, "", b"{}", mode="run")  # loads the scripts, subscribes
+    await a.complete(warm.id, status_code=200, body=b"{}", worker_id=taker.worker_id)
+    taker.held = 0
+
+    before = await calls()
+    rec = await a.enqueue(APP, "", b"{}", mode="run")
+    assert taker.taken[-1][0].id == rec.id
+    done = await a.complete(rec.id, status_code=200, body=b"{}", worker_id=taker.worker_id)
+    assert done is not None
+    assert await a.wait_done(rec.id, 5) == done  # the waiter's future: no read
+    assert await a.get(rec.id) == done  # completed, written here: no read either
+    # insert = EVALSHA EXISTS HSET ZADD(running) ZADD(created); complete = EVALSHA HMGET
+    # HSET ZREM(running)
+    assert await spent(before) == {"evalsha": 2, "exists": 1, "hset": 2, "zadd": 2,
+                                   "hmget": 1, "zrem": 1}  # fmt: skip
+
+    a.unregister_taker(APP, taker)
+    warm = await a.enqueue(APP, "", b"{}")
+    assert await a.claim([APP], "w") is not None  # loads the claim script
+    await a.complete(warm.id, status_code=200, body=b"{}", worker_id="w")
+    before = await calls()
+    rec = await a.enqueue(APP, "", b"{}")
+    claimed = await a.claim([APP], "w")
+    assert claimed is not None and claimed.id == rec.id
+    await a.complete(rec.id, status_code=200, body=b"{}", worker_id="w")
+    # + PUBLISH work, work:{app} on insert; claim = EVALSHA ZPOPMIN HGETALL HSET ZADD
+    assert await spent(before) == {"evalsha": 3, "exists": 1, "hset": 3, "zadd": 3,
+                                   "publish": 2, "zpopmin": 1, "hgetall": 1, "hmget": 1,
+                                   "zrem": 1}  # fmt: skip
