@@ -1232,3 +1232,44 @@ async def test_redis_commands_per_request(redis_stores: list[Store], redis_raw: 
     assert await spent(before) == {"evalsha": 3, "exists": 1, "hset": 3, "zadd": 3,
                                    "publish": 2, "zpopmin": 1, "hgetall": 1, "hmget": 1,
                                    "zrem": 1}  # fmt: skip
+
+
+async def test_redis_key_revocations_of_the_older_layout(
+    redis_server: object, redis_raw: object
+) -> None:
+    import redis.asyncio as aioredis
+
+    from openfal.store.redis import RedisStore
+
+    from .conftest import redis_prefix
+    from .redis_server import RedisServer
+
+    assert isinstance(redis_server, RedisServer)
+    assert isinstance(redis_raw, aioredis.Redis)
+    p = redis_prefix()
+    first = RedisStore(redis_server.url, prefix=p)
+    key, _ = await first.create_key("bob")
+    kept, _ = await first.create_key("ann")
+    assert await first.revoke_key(key.id)
+    revoked_at = await redis_raw.hget(f"{p}keys", f"revoked:{key.id}")
+    assert revoked_at is not None
+    await first.close()
+    # as an older store left it: revocations in a hash of their own
+    await redis_raw.hdel(f"{p}keys", f"revoked:{key.id}")
+    await redis_raw.hset(f"{p}keys:revoked", key.id, revoked_at)
+
+    again = RedisStore(redis_server.url, prefix=p)
+    await again.open()
+    try:
+        got = await again.get_key(key.id)
+        assert got is not None and got.revoked and got.revoked_at == float(revoked_at)
+        assert {k.id: k.revoked for k in await again.list_keys()} == {
+            key.id: True,
+            kept.id: False,
+        }
+        assert not await again.revoke_key(key.id)
+        assert await again.get_key(f"revoked:{key.id}") is None
+        assert not await again.revoke_key(f"revoked:{key.id}")
+        assert not await redis_raw.exists(f"{p}keys:revoked")
+    finally:
+        await again.close()

@@ -601,8 +601,12 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         self._purge_script = client.register_script(_LUA_PRELUDE + _LUA_PURGE)
         self._redis = client
         self._hub = _Hub(self.url, self._on_message, self._on_reset)
-        if await client.exists(self._k("leases")):
-            await self._migrate(client)
+        # left by an older store (one command when there is none)
+        if await client.exists(self._k("leases"), self._k("keys", "revoked")):
+            if await client.exists(self._k("leases")):
+                await self._migrate(client)
+            if await client.exists(self._k("keys", "revoked")):
+                await self._migrate_keys()
 
     async def _migrate(self, client: aioredis.Redis) -> None:
         """Once, on a server an older store used (it left ``leases``): running requests
