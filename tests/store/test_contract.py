@@ -1273,3 +1273,28 @@ async def test_redis_key_revocations_of_the_older_layout(
         assert not await redis_raw.exists(f"{p}keys:revoked")
     finally:
         await again.close()
+
+
+async def test_redis_change_heard_before_the_watch_reply_is_not_lost(
+    redis_stores: list[Store],
+) -> None:
+    """b waits on a request it never watched: its watch script registers it and reads
+    the version; a change that lands right after, whose message b reads before the
+    script's reply, still ends the wait."""
+    a, b = redis_stores
+    rec = await a.enqueue(APP, "", b"{}")
+    assert await b.get(rec.id) is not None
+    watch = b._watch_script  # type: ignore[attr-defined]
+
+    async def watch_then_change(*args: object, **kwargs: object) -> object:
+        version = await watch(*args, **kwargs)
+        await a.append_logs(rec.id, [LogEntry("x")])  # a change, published to b
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while b._watched.get(rec.id, (0, 0))[0] <= int(version):  # type: ignore[attr-defined]
+            assert loop.time() < deadline
+            await asyncio.sleep(0.005)
+        return version
+
+    b._watch_script = watch_then_change  # type: ignore[attr-defined]
+    assert await asyncio.wait_for(b.wait_for_change(rec.id, 1.0), 30) is True

@@ -227,7 +227,7 @@ _LUA_PURGE = lua("requests_purge.lua")
 _LUA_MIGRATE = lua("requests_migrate.lua")
 
 # keys of the older layout (before issue 14) that nothing reads any more
-_OLD_KEYS = ("running:*", "done:*", "created:app:*", "created:owner:*", "changed:*")
+_OLD_KEYS = ("running:*", "done:*", "created:app:*", "created:owner:*")
 
 
 # ---------------------------------------------------------------------- waiting
@@ -572,8 +572,9 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         # records this process wrote or read, with their version (completed ones are
         # served from here; the others let an update skip reading the record back)
         self._recs: OrderedDict[str, tuple[RequestRecord, int]] = OrderedDict()
-        # requests whose changes are published to this process: id -> (the latest
-        # version known, the hub's epoch then)
+        # request id -> (the latest version heard of: from a message, a change made
+        # here, a read by the watch script; the hub's epoch when this process was known
+        # to be in the request's _w and every later change reaches it, else -1)
         self._watched: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._waits: dict[str, _Channel] = {}  # request id -> its waiters here
 
@@ -666,26 +667,25 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             return None
         return found
 
-    def _watching(self, request_id: str, version: int, epoch: int | None = None) -> None:
-        """This process is in the request's ``_w``, and ``version`` is its latest."""
-        hub = self._hub
-        if hub is None or hub.channel(self._proc) is None:
-            return  # not subscribed: messages may be lost, so nothing is known
-        if epoch is None:
-            epoch = hub.epoch
+    def _heard(self, request_id: str, version: int, epoch: int | None = None) -> None:
+        """``version`` of the request exists (a lower bound of its latest); with ``epoch``,
+        this process was in its ``_w`` and subscribed then (changes reach it from then)."""
         known = self._watched.get(request_id)
-        if known is not None and known[1] == epoch:
+        if known is not None:
             version = max(version, known[0])
-        self._watched[request_id] = (version, epoch)
+            if epoch is None:
+                epoch = known[1]
+        self._watched[request_id] = (version, -1 if epoch is None else epoch)
         self._watched.move_to_end(request_id)
         if len(self._watched) > _KEEP:
             self._watched.popitem(last=False)
 
-    def _changed_here(self, request_id: str, version: int) -> None:
-        """This process changed the request to ``version`` (no message comes back)."""
-        known = self._watched.get(request_id)
-        if known is not None and known[0] < version:
-            self._watched[request_id] = (version, known[1])
+    def _subscribed_epoch(self) -> int | None:
+        """The hub's epoch while this process's channel is subscribed, else None."""
+        hub = self._hub
+        if hub is None or hub.channel(self._proc) is None:
+            return None
+        return hub.epoch
 
     def _on_message(self, channel: bytes, data: bytes) -> None:
         if channel != self._proc:
@@ -698,7 +698,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             version = None
         else:
             version = int(raw_version)
-            self._changed_here(request_id, version)
+            self._heard(request_id, version)
         fut = self._done.get(request_id)
         if fut is not None and not fut.done():
             fut.set_result(None)  # changed elsewhere: the waiter reads it
@@ -711,8 +711,8 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
                 ch.wake()
 
     def _on_reset(self) -> None:
-        """The subscription broke (or the store closes): messages may have been lost."""
-        self._watched.clear()
+        """The subscription broke (or the store closes): messages may have been lost (the
+        epoch moved on: the next wait asks the watch script)."""
         self._wake_done()
         for ch in list(self._waits.values()):
             ch.wake(forced=True)
@@ -758,17 +758,16 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             return self._closed
         known = self._watched.get(request_id)
         if known is None or known[1] != hub.epoch:
-            epoch = hub.epoch
+            epoch = hub.epoch  # before: a break during the call makes it stale at once
             try:
                 version = int(await self._watch_script(args=[self.prefix, request_id, self._me]))
             except Exception:  # the server is away: the caller looks again a bit later
                 log.debug("watching %s failed", request_id, exc_info=True)
                 await asyncio.sleep(max(0.0, min(deadline - loop.time(), 0.5)))
                 return True
-            if version:
-                self._watching(request_id, version, epoch)
-            known = (version, epoch)
-        if seen is not None and known[0] > seen:
+            if version:  # (0: no such request, nothing to watch)
+                self._heard(request_id, version, epoch)
+        if seen is not None and self._version_heard(request_id) > seen:
             return True
         ch = self._waits.get(request_id)
         if ch is None:
@@ -783,10 +782,9 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
                     if ch.messages != messages:
                         return True
                 else:
-                    now_known = self._watched.get(request_id)
-                    if now_known is not None and now_known[0] > seen:
+                    if self._version_heard(request_id) > seen:
                         return True
-                    if now_known is None and ch.messages != messages:
+                    if request_id not in self._watched and ch.messages != messages:
                         return True  # forgotten meanwhile (evicted): look again
                 if not await _wait_event(ch.waiter_event(), deadline):
                     return False
@@ -794,6 +792,10 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             ch.waiters -= 1
             if ch.waiters == 0 and self._waits.get(request_id) is ch:
                 del self._waits[request_id]
+
+    def _version_heard(self, request_id: str) -> int:
+        known = self._watched.get(request_id)
+        return known[0] if known is not None else 0
 
     async def _wait_work(self, timeout: float, key: str | None) -> None:
         seen: tuple[bytes, int, int] | None = _take_seen((self._token, None))
@@ -871,7 +873,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             score = repr(float(rec.lease_expires))
         else:
             score = "0"
-        epoch = self._hub.epoch if self._hub is not None else -1
+        epoch = self._subscribed_epoch()  # before: a break during the call counts
         inserted = await self._insert_script(
             args=[
                 self.prefix,
@@ -889,7 +891,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             raise ValueError(f"request {rec.id!r} already exists")
         stored = row_to_record(row)  # as stored: JSON fields round-trip through their encoding
         self._remember(stored, 1)
-        self._watching(rec.id, 1, epoch)
+        self._heard(rec.id, 1, epoch)
         return stored
 
     async def _get(self, request_id: str) -> RequestRecord | None:
@@ -948,7 +950,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             before = mine[0]
         rec = _merge(before, changes)
         self._remember(rec, version)
-        self._changed_here(request_id, version)
+        self._heard(request_id, version)
         return rec
 
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
@@ -969,7 +971,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         before = _unwire(_pairs(result[1]))[0]
         rec = _merge(before, {**changes, "attempts": before.attempts + 1})
         self._remember(rec, version)
-        self._changed_here(rec.id, version)
+        self._heard(rec.id, version)
         return rec
 
     async def _queue_rank(self, rec: RequestRecord) -> int:
@@ -1083,7 +1085,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             await self._append_script(args=[self.prefix, request_id, self._me, kind, *items])
         )
         if version:
-            self._changed_here(request_id, version)
+            self._heard(request_id, version)
             mine = self._recs.get(request_id)
             if mine is not None and mine[1] == version - 1:
                 self._remember(mine[0], version)  # the record itself did not change
