@@ -51,26 +51,32 @@ Changes: a request's ``_w`` names the processes that want its changes. The proce
 inserts a request puts itself there; another one adds itself (the watch script, which
 also returns the current ``_v``) the first time it waits on the request. Every change
 script publishes ``"{id} {version}"`` to each of them but the changer, which wakes its
-own waiters in-process (``_notify``). So a process knows the latest version of every
-request it watches, as long as its subscription held (an epoch counts its breaks).
+own waiters in-process (``_notify``). A process keeps the highest version it heard of
+per request (messages, its own changes, the watch script; a bounded LRU), and the epoch
+of its subscription (a count of its breaks) when it was known to be in ``_w``: within
+that epoch every later change reaches it.
 
 Lost wake-ups: a change that lands between a caller's read and its wait must end the
-wait. The reads that callers follow with a wait (``get``, ``get_logs``, ``get_events``,
-atomically with ``_v``) remember the version they saw, per asyncio task (a ContextVar
+wait. The reads that callers follow with a wait (``get``; ``get_logs`` and
+``get_events`` read ``_v`` before the list) remember the version they saw, per asyncio
+task (a ContextVar
 holder owned by the task that reads; child tasks that only wait, like the one
 ``asyncio.wait_for`` makes on 3.11, share it). A task keeps the *oldest* version read
 since its last wait, so ``get`` then ``get_logs`` still notices a status change that
 landed between the two. ``wait_for_change`` takes (and forgets) that version and returns
-at once if the latest one it knows (from its own changes, messages or the watch
-script) is newer; otherwise every later change wakes it. A caller that re-reads after
+at once if the highest one heard of is newer; otherwise every later change wakes it
+(outside the current epoch it first asks the watch script, once). A caller that re-reads after
 each wake-up is not woken twice for one change. Lease renewals change no version and
 publish nothing (nobody waits for them). ``wait_for_work`` remembers how many messages
 its channel had when a claim found the queues empty (``_pop_next``) or
 ``queue_depth`` was read, and returns at once if more came since; a wait with no
 remembered read waits for the next message. When the pub/sub connection fails, every
 waiter is woken (anything may have changed meanwhile), direct-run waiters read the
-store, and the versions known are forgotten (the next wait asks the watch script); the
-reader reconnects and re-subscribes.
+store, and the epoch moves on; the reader reconnects and re-subscribes.
+
+An older store's layout (global counters, ``leases``, per-app sets and listings) is
+taken over once by ``open`` (one EXISTS when there is none). Every process of a cluster
+must run the same layout: an older one does not hear the newer one's messages.
 """
 
 from __future__ import annotations
