@@ -1298,3 +1298,22 @@ async def test_redis_change_heard_before_the_watch_reply_is_not_lost(
 
     b._watch_script = watch_then_change  # type: ignore[attr-defined]
     assert await asyncio.wait_for(b.wait_for_change(rec.id, 1.0), 30) is True
+
+
+async def test_redis_remembers_records_within_a_byte_bound(
+    redis_stores: list[Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records too big to remember are read back by the script instead."""
+    from openfal.store.redis import store as redis_store
+
+    monkeypatch.setattr(redis_store, "_KEEP_BYTES", 4096)
+    a, b = redis_stores
+    big = await a.enqueue(APP, "", b'{"x": "' + b"y" * 8000 + b'"}')
+    small = await a.enqueue(APP, "", b"{}")
+    assert big.id not in a._recs and small.id in a._recs  # type: ignore[attr-defined]
+    assert 0 < a._recs_bytes <= 4096  # type: ignore[attr-defined]
+    claimed = [await _claim(a), await _claim(a)]
+    assert [r.id for r in claimed] == [big.id, small.id]
+    done = await a.complete(big.id, status_code=200, body=b"{}", worker_id=claimed[0].worker_id)
+    assert done is not None and done.input == big.input and done.is_done
+    assert await b.get(big.id) == done

@@ -138,7 +138,8 @@ _SHIFT = 2**40  # queue score = priority * _SHIFT + seq
 _MAX_PRIORITY = 4096  # |priority| < this keeps every score below 2**53 (exact doubles)
 _SEQ_EPOCH = 1_704_067_200.0  # 2024-01-01: seq counts milliseconds since (2**40 ms: 34 y)
 _PURGE_BATCH = 500
-_KEEP = 4096  # records (and watched versions) remembered per process
+_KEEP = 4096  # records (and versions heard of) remembered per process
+_KEEP_BYTES = 64 * 2**20  # and at most about this much of their inputs and results
 
 
 def _column(name: str, value: Any) -> Any:
@@ -207,6 +208,11 @@ def _changes_args(changes: dict[str, Any]) -> list[bytes | str | int]:
         else:
             dels.append(name)
     return [len(sets) // 2, *sets, len(dels), *dels]
+
+
+def _size(rec: RequestRecord) -> int:
+    """About what a remembered record holds, in bytes."""
+    return 512 + len(rec.input) + len(rec.result or b"")
 
 
 def _merge(rec: RequestRecord, changes: dict[str, Any]) -> RequestRecord:
@@ -578,6 +584,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         # records this process wrote or read, with their version (completed ones are
         # served from here; the others let an update skip reading the record back)
         self._recs: OrderedDict[str, tuple[RequestRecord, int]] = OrderedDict()
+        self._recs_bytes = 0
         # request id -> (the latest version heard of: from a message, a change made
         # here, a read by the watch script; the hub's epoch when this process was known
         # to be in the request's _w and every later change reaches it, else -1)
@@ -657,10 +664,16 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
     # ------------------------------------------------------------------ what this process knows
 
     def _remember(self, rec: RequestRecord, version: int) -> None:
+        self._forget(rec.id)
         self._recs[rec.id] = (rec, version)
-        self._recs.move_to_end(rec.id)
-        if len(self._recs) > _KEEP:
-            self._recs.popitem(last=False)
+        self._recs_bytes += _size(rec)
+        while len(self._recs) > _KEEP or self._recs_bytes > _KEEP_BYTES:
+            self._forget(next(iter(self._recs)))
+
+    def _forget(self, request_id: str) -> None:
+        found = self._recs.pop(request_id, None)
+        if found is not None:
+            self._recs_bytes -= _size(found[0])
 
     def _cached_done(self, request_id: str) -> tuple[RequestRecord, int] | None:
         """The completed record remembered for ``request_id``, unless retention may have
@@ -699,7 +712,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         raw_id, _, raw_version = bytes(data).rpartition(b" ")
         request_id = raw_id.decode()
         if raw_version == b"*":  # deleted
-            self._recs.pop(request_id, None)
+            self._forget(request_id)
             self._watched.pop(request_id, None)
             version = None
         else:
@@ -1076,7 +1089,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             for request_id in removed:
                 if request_id:
                     self._changed.pop(request_id, None)
-                    self._recs.pop(request_id, None)
+                    self._forget(request_id)
                     self._watched.pop(request_id, None)
                     total += 1
             offset += scanned - len(removed)  # the ones kept (still active, or newer)
