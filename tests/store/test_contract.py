@@ -1049,27 +1049,29 @@ async def test_redis_one_pubsub_connection(redis_stores: list[Store], redis_raw:
     waiters = [asyncio.create_task(a.wait_for_change(rid, 60)) for rid in ids for _ in range(3)]
     waiters.append(asyncio.create_task(a.wait_for_work(60)))
     prefix = a.prefix  # type: ignore[attr-defined]
-    channels = [f"{prefix}changed:{rid}" for rid in ids]
+    # subscribed for good: the process's own channel and the work channel, not one per wait
+    channels = [f"{prefix}proc:{a._me}", f"{prefix}work"]  # type: ignore[attr-defined]
 
     async def numsub() -> list[int]:
         return [n for _, n in await redis_raw.pubsub_numsub(*channels)]
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
-    while await numsub() != [1] * 5:  # one subscription per channel, however many wait
+    while await numsub() != [1, 1]:
         assert loop.time() < deadline
         await asyncio.sleep(0.01)
     clients = await redis_raw.client_list()
     assert sum(1 for c in clients if int(c.get("sub", 0)) > 0) == 1  # one connection
+    assert int((await redis_raw.pubsub_numpat()) or 0) == 0
 
     for rid in ids:
         await b.complete(rid, status_code=200, body=b"{}")
     assert await asyncio.wait_for(asyncio.gather(*waiters[:-1]), 30) == [True] * 15
     await b.enqueue(APP, "", b"{}")
     await asyncio.wait_for(waiters[-1], 30)
-    while await numsub() != [0] * 5:  # the last waiter gone, the channel is unsubscribed
-        assert loop.time() < deadline
-        await asyncio.sleep(0.01)
+    assert await numsub() == [1, 1]  # the waits are over; the subscriptions stay
+    clients = await redis_raw.client_list()
+    assert sum(1 for c in clients if int(c.get("sub", 0)) > 0) == 2  # b's, since it inserted
 
 
 async def test_redis_keys_stay_under_prefix_and_indexes_drain(
@@ -1102,18 +1104,12 @@ async def test_redis_keys_stay_under_prefix_and_indexes_drain(
     assert await a.purge_completed() == 6
     await a.unregister_app(APP)
     left = {k.decode().removeprefix(prefix) for k in added if await redis_raw.exists(k)}
-    assert left == {"seq", "version", "workver"}  # every index emptied with its records
+    assert left == set()  # every index emptied with its records
 
 
-async def test_redis_queue_scores_exact_near_limits(
-    redis_stores: list[Store], redis_raw: object
-) -> None:
-    import redis.asyncio as aioredis
-
-    assert isinstance(redis_raw, aioredis.Redis)
+async def test_redis_queue_scores_exact_near_limits(redis_stores: list[Store]) -> None:
     a, _ = redis_stores
-    prefix: str = a.prefix  # type: ignore[attr-defined]
-    await redis_raw.set(f"{prefix}seq", 2**40 - 10)  # scores near 2**53 must stay exact
+    a._last_seq = 2**40 - 10  # type: ignore[attr-defined]  # scores near 2**53 stay exact
     low = await _queued(a, 2, priority=Priority.LOW)
     normal = await _queued(a, 2, priority=Priority.NORMAL)
     high = await _queued(a, 2, priority=Priority.HIGH)
@@ -1163,3 +1159,182 @@ async def test_claim_many_takes_the_queue_in_order(store: Store, clock: FakeCloc
     assert await store.claim_many([APP], "w1", 4) == []
     assert [r.id for r in await store.claim_many([APP, "acme/other"], "w2", 1)] == [other.id]
     assert await store.in_progress(APP) == 4 and await store.queue_depth(APP) == 0
+
+async def test_redis_store_takes_over_the_older_key_layout(
+    redis_server: object, redis_raw: object
+) -> None:
+    """A server an older store used: its running requests keep their lease (an expired
+    one is requeued), and the keys nothing reads any more go."""
+    import redis.asyncio as aioredis
+
+    from openfal.store.redis import RedisStore
+
+    from .conftest import redis_prefix
+    from .redis_server import RedisServer
+
+    assert isinstance(redis_server, RedisServer)
+    assert isinstance(redis_raw, aioredis.Redis)
+    p = redis_prefix()
+    fields = {"id": "old-1", "app_id": APP, "path": "", "input": b"{}", "status": "IN_PROGRESS",
+              "priority": "1", "seq": "7", "mode": "queue", "created_at": "1.0",
+              "attempts": "1", "worker_id": "w-old", "lease_expires": "5.0",
+              "cancel_requested": "0", "headers": "{}", "result_headers": "{}",
+              "metrics": "{}", "_v": "42"}  # fmt: skip
+    await redis_raw.hset(f"{p}req:old-1", mapping=fields)  # type: ignore[arg-type]
+    await redis_raw.zadd(f"{p}leases", {"old-1": 5.0})
+    await redis_raw.sadd(f"{p}running:{APP}", "old-1")
+    await redis_raw.zadd(f"{p}created:app:{APP}", {"0000000000007:old-1": 1.0})
+    await redis_raw.zadd(f"{p}created", {"0000000000007:old-1": 1.0})
+    await redis_raw.set(f"{p}version", 42)
+
+    store = RedisStore(redis_server.url, prefix=p)
+    await store.open()
+    try:
+        assert await store.in_progress(APP) == 1
+        assert await store.requeue_expired(before=10.0) == ["old-1"]
+        assert await store.queue_depth(APP) == 1
+        newer = await store.enqueue(APP, "", b"{}")
+        assert [(await _claim(store)).id for _ in range(2)] == ["old-1", newer.id]  # FIFO
+        left = {k.decode().removeprefix(p) async for k in redis_raw.scan_iter(f"{p}*")}
+        assert not left & {"leases", "version", f"running:{APP}", f"created:app:{APP}"}
+    finally:
+        await store.close()
+
+
+async def test_redis_commands_per_request(redis_stores: list[Store], redis_raw: object) -> None:
+    """The command budget of issue 14 (INFO commandstats counts what scripts run too): a
+    direct run handed to an idle taker is 9 commands, a queued request 16, and reading a
+    completed request this process wrote is free."""
+    import redis.asyncio as aioredis
+
+    from .test_handoff_contract import Taker
+
+    assert isinstance(redis_raw, aioredis.Redis)
+    a, _ = redis_stores
+
+    async def calls() -> dict[str, int]:
+        stats = await redis_raw.info("commandstats")
+        return {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
+
+    async def spent(before: dict[str, int]) -> dict[str, int]:
+        after = await calls()
+        out = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+        out.pop("info", None)
+        return out
+
+    taker = Taker(slots=1)
+    a.register_taker(APP, taker)
+    warm = await a.enqueue(APP, "", b"{}", mode="run")  # loads the scripts, subscribes
+    await a.complete(warm.id, status_code=200, body=b"{}", worker_id=taker.worker_id)
+    taker.held = 0
+
+    before = await calls()
+    rec = await a.enqueue(APP, "", b"{}", mode="run")
+    assert taker.taken[-1][0].id == rec.id
+    done = await a.complete(rec.id, status_code=200, body=b"{}", worker_id=taker.worker_id)
+    assert done is not None
+    assert await a.wait_done(rec.id, 5) == done  # the waiter's future: no read
+    assert await a.get(rec.id) == done  # completed, written here: no read either
+    # insert = EVALSHA EXISTS HSET ZADD(running) ZADD(created); complete = EVALSHA HMGET
+    # HSET ZREM(running)
+    assert await spent(before) == {"evalsha": 2, "exists": 1, "hset": 2, "zadd": 2,
+                                   "hmget": 1, "zrem": 1}  # fmt: skip
+
+    a.unregister_taker(APP, taker)
+    warm = await a.enqueue(APP, "", b"{}")
+    assert await a.claim([APP], "w") is not None  # loads the claim script
+    await a.complete(warm.id, status_code=200, body=b"{}", worker_id="w")
+    before = await calls()
+    rec = await a.enqueue(APP, "", b"{}")
+    claimed = await a.claim([APP], "w")
+    assert claimed is not None and claimed.id == rec.id
+    await a.complete(rec.id, status_code=200, body=b"{}", worker_id="w")
+    # + PUBLISH work, work:{app} on insert; claim = EVALSHA ZPOPMIN HGETALL HSET ZADD
+    assert await spent(before) == {"evalsha": 3, "exists": 1, "hset": 3, "zadd": 3,
+                                   "publish": 2, "zpopmin": 1, "hgetall": 1, "hmget": 1,
+                                   "zrem": 1}  # fmt: skip
+
+
+async def test_redis_key_revocations_of_the_older_layout(
+    redis_server: object, redis_raw: object
+) -> None:
+    import redis.asyncio as aioredis
+
+    from openfal.store.redis import RedisStore
+
+    from .conftest import redis_prefix
+    from .redis_server import RedisServer
+
+    assert isinstance(redis_server, RedisServer)
+    assert isinstance(redis_raw, aioredis.Redis)
+    p = redis_prefix()
+    first = RedisStore(redis_server.url, prefix=p)
+    key, _ = await first.create_key("bob")
+    kept, _ = await first.create_key("ann")
+    assert await first.revoke_key(key.id)
+    revoked_at = await redis_raw.hget(f"{p}keys", f"revoked:{key.id}")
+    assert revoked_at is not None
+    await first.close()
+    # as an older store left it: revocations in a hash of their own
+    await redis_raw.hdel(f"{p}keys", f"revoked:{key.id}")
+    await redis_raw.hset(f"{p}keys:revoked", key.id, revoked_at)
+
+    again = RedisStore(redis_server.url, prefix=p)
+    await again.open()
+    try:
+        got = await again.get_key(key.id)
+        assert got is not None and got.revoked and got.revoked_at == float(revoked_at)
+        assert {k.id: k.revoked for k in await again.list_keys()} == {
+            key.id: True,
+            kept.id: False,
+        }
+        assert not await again.revoke_key(key.id)
+        assert await again.get_key(f"revoked:{key.id}") is None
+        assert not await again.revoke_key(f"revoked:{key.id}")
+        assert not await redis_raw.exists(f"{p}keys:revoked")
+    finally:
+        await again.close()
+
+
+async def test_redis_change_heard_before_the_watch_reply_is_not_lost(
+    redis_stores: list[Store],
+) -> None:
+    """b waits on a request it never watched: its watch script registers it and reads
+    the version; a change that lands right after, whose message b reads before the
+    script's reply, still ends the wait."""
+    a, b = redis_stores
+    rec = await a.enqueue(APP, "", b"{}")
+    assert await b.get(rec.id) is not None
+    watch = b._watch_script  # type: ignore[attr-defined]
+
+    async def watch_then_change(*args: object, **kwargs: object) -> object:
+        version = await watch(*args, **kwargs)
+        await a.append_logs(rec.id, [LogEntry("x")])  # a change, published to b
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while b._watched.get(rec.id, (0, 0))[0] <= int(version):  # type: ignore[attr-defined]
+            assert loop.time() < deadline
+            await asyncio.sleep(0.005)
+        return version
+
+    b._watch_script = watch_then_change  # type: ignore[attr-defined]
+    assert await asyncio.wait_for(b.wait_for_change(rec.id, 1.0), 30) is True
+
+
+async def test_redis_remembers_records_within_a_byte_bound(
+    redis_stores: list[Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records too big to remember are read back by the script instead."""
+    from openfal.store.redis import store as redis_store
+
+    monkeypatch.setattr(redis_store, "_KEEP_BYTES", 4096)
+    a, b = redis_stores
+    big = await a.enqueue(APP, "", b'{"x": "' + b"y" * 8000 + b'"}')
+    small = await a.enqueue(APP, "", b"{}")
+    assert big.id not in a._recs and small.id in a._recs  # type: ignore[attr-defined]
+    assert 0 < a._recs_bytes <= 4096  # type: ignore[attr-defined]
+    claimed = [await _claim(a), await _claim(a)]
+    assert [r.id for r in claimed] == [big.id, small.id]
+    done = await a.complete(big.id, status_code=200, body=b"{}", worker_id=claimed[0].worker_id)
+    assert done is not None and done.input == big.input and done.is_done
+    assert await b.get(big.id) == done

@@ -2,8 +2,9 @@
 
 Key layout (after the store's prefix)::
 
-    keys                 hash   key id -> JSON KeyRecord (as key_to_row writes it)
-    keys:revoked         hash   key id -> revoked_at (HSETNX: revoking twice is a no-op)
+    keys                 hash   key id -> JSON KeyRecord (as key_to_row writes it), and
+                                "revoked:{key id}" -> revoked_at (HSETNX: revoking twice
+                                is a no-op); one HMGET reads a key and its revocation
     rate:{bucket}        hash   tokens, updated (expires after an idle window)
     slots:{user}         zset   request ids holding a slot, by the time they took it
     files:owner          hash   file key -> owner
@@ -26,6 +27,8 @@ from openfal.store.redis.scripts import lua
 # ARGV: limit, window, t  -> the wait in seconds, as a string (0 when taken)
 _LUA_TAKE_TOKEN = lua("auth_take_token.lua")
 
+_REVOKED = "revoked:"  # the field of a key's revocation, in the keys hash
+
 # KEYS: slots:{user}; ARGV: prefix, request id, limit, t, grace  -> 1 taken, 0 full
 _LUA_ACQUIRE_SLOT = lua("auth_acquire_slot.lua")
 
@@ -44,24 +47,34 @@ class RedisAuth(AuthStore):
         await r.hset(self._k("keys"), key.id, json.dumps(key_to_row(key)))
 
     async def _get_key(self, key_id: str) -> KeyRecord | None:
-        async with (await self._r()).pipeline(transaction=True) as pipe:
-            pipe.hget(self._k("keys"), key_id)
-            pipe.hget(self._k("keys", "revoked"), key_id)
-            raw, revoked = await pipe.execute()
+        # one command on every authenticated request
+        if key_id.startswith(_REVOKED):
+            return None
+        found = await (await self._r()).hmget(self._k("keys"), [key_id, _REVOKED + key_id])
+        raw, revoked = cast(list[bytes | None], found)
         return _key(raw, revoked) if raw is not None else None
 
     async def _list_keys(self) -> list[KeyRecord]:
-        async with (await self._r()).pipeline(transaction=True) as pipe:
-            pipe.hgetall(self._k("keys"))
-            pipe.hgetall(self._k("keys", "revoked"))
-            raw, revoked = await pipe.execute()
-        return [_key(row, revoked.get(key_id)) for key_id, row in raw.items()]
+        rows = cast(dict[bytes, bytes], await (await self._r()).hgetall(self._k("keys")))
+        return [
+            _key(row, rows.get(_REVOKED.encode() + key_id))
+            for key_id, row in rows.items()
+            if not key_id.startswith(_REVOKED.encode())
+        ]
 
     async def _revoke_key(self, key_id: str, t: float) -> bool:
         r = await self._r()
-        if not await r.hexists(self._k("keys"), key_id):
+        if key_id.startswith(_REVOKED) or not await r.hexists(self._k("keys"), key_id):
             return False
-        return bool(await r.hsetnx(self._k("keys", "revoked"), key_id, repr(float(t))))
+        return bool(await r.hsetnx(self._k("keys"), _REVOKED + key_id, repr(float(t))))
+
+    async def _migrate_keys(self) -> None:
+        """Once, where an older store kept revocations in a hash of their own."""
+        r = await self._r()
+        old = cast(dict[bytes, bytes], await r.hgetall(self._k("keys", "revoked")))
+        for key_id, t in old.items():
+            await r.hsetnx(self._k("keys"), _REVOKED.encode() + key_id, t)
+        await r.delete(self._k("keys", "revoked"))
 
     async def _any_key(self) -> bool:
         return int(await (await self._r()).hlen(self._k("keys"))) > 0

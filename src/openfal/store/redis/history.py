@@ -1,10 +1,9 @@
-"""Request history for the Redis store: a walk down the ``created`` sorted sets.
+"""Request history for the Redis store: a walk down the ``created`` sorted set.
 
-``created``, ``created:app:{app_id}`` and ``created:owner:{owner}`` hold
-``"{seq:013d}:{id}"`` scored by ``created_at``, so equal scores sort by seq and a page is
-one ``ZRANGE … BYSCORE REV`` from the cursor's score down. Filters the chosen set does
-not cover (status; app and owner together) are checked on the hashes, one pipelined
-``HMGET`` per batch.
+``created`` holds ``"{seq:013d}:{id}"`` scored by ``created_at``, so equal scores sort by
+seq and a page is one ``ZRANGE … BYSCORE REV`` from the cursor's score down. It is the
+one listing index a request writes (one command per request): filters (app, owner,
+status) are checked on the hashes, one pipelined ``HMGET`` per batch.
 """
 
 from __future__ import annotations
@@ -48,15 +47,8 @@ class RedisHistory(HistoryStore):
     @abc.abstractmethod
     async def _fetch(self, ids: list[bytes]) -> list[RequestRecord]: ...
 
-    def _history_key(self, query: HistoryQuery) -> str:
-        if query.app_id is not None:
-            return self._k("created", "app", query.app_id)
-        if query.owner is not None:
-            return self._k("created", "owner", query.owner)
-        return self._k("created")
-
     async def _history(self, query: HistoryQuery) -> list[RequestRecord]:
-        key, upper = self._history_key(query), _upper(query)
+        key, upper = self._k("created"), _upper(query)
         lower = repr(query.since) if query.since is not None else "-inf"
         found: list[bytes] = []
         offset, batch = 0, max(query.limit, 64)
@@ -64,7 +56,7 @@ class RedisHistory(HistoryStore):
             rows = await self._scores(key, upper, lower, offset, batch)
             entries = [_entry(m, s) for m, s in rows]
             ids = [e[2] for e in entries if _in_range(e, query.before, query.until)]
-            found += await self._matching(query, ids)
+            found += await self._filter_ids(ids, query.app_id, query.status, query.owner)
             if len(rows) < batch:
                 break
             offset += batch
@@ -80,21 +72,28 @@ class RedisHistory(HistoryStore):
         )
         return cast(list[tuple[bytes, float]], rows)
 
-    async def _matching(self, query: HistoryQuery, ids: list[bytes]) -> list[bytes]:
-        """The ids whose status and owner match where the listing set does not say."""
-        want_owner = query.owner if query.app_id is not None else None
-        if not ids or (query.status is None and want_owner is None):
+    async def _filter_ids(
+        self,
+        ids: list[bytes],
+        app_id: str | None,
+        status: RequestStatus | None,
+        owner: str | None,
+    ) -> list[bytes]:
+        """The ids whose app, status and owner match (None: any), in order."""
+        if not ids or (app_id is None and status is None and owner is None):
             return ids
         async with (await self._r()).pipeline(transaction=False) as pipe:
             for request_id in ids:
-                pipe.hmget(self._k("req", request_id.decode()), ["status", "owner"])
+                pipe.hmget(self._k("req", request_id.decode()), ["status", "owner", "app_id"])
             rows: list[Any] = await pipe.execute()
-        status = RequestStatus(query.status).value.encode() if query.status is not None else None
-        owner = want_owner.encode() if want_owner is not None else None
+        want_status = RequestStatus(status).value.encode() if status is not None else None
+        want_owner = owner.encode() if owner is not None else None
+        want_app = app_id.encode() if app_id is not None else None
         return [
             request_id
-            for request_id, (st, ow) in zip(ids, rows, strict=True)
+            for request_id, (st, ow, app) in zip(ids, rows, strict=True)
             if st is not None
-            and (status is None or st == status)
-            and (owner is None or ow == owner)
+            and (want_status is None or st == want_status)
+            and (want_owner is None or ow == want_owner)
+            and (want_app is None or app == want_app)
         ]

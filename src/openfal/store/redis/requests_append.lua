@@ -1,12 +1,14 @@
+-- ARGV: prefix, id, me, 'logs' | 'events', item1, ...
 local id = ARGV[2]
-local k = P .. ARGV[3] .. ':' .. id
-for i = 4, #ARGV, 1000 do
+local k = P .. ARGV[4] .. ':' .. id
+for i = 5, #ARGV, 1000 do
   redis.call('RPUSH', k, unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
-if redis.call('EXISTS', rkey(id)) == 1 then
-  local h = load(id)
-  bump(id, h.status, h.status)
-else
-  redis.call('PUBLISH', P .. 'changed:' .. id, '*')
+local cur = redis.call('HMGET', rkey(id), 'status', '_v', '_w')
+if cur[1] then
+  local v = tonumber(cur[2] or '0') + 1
+  redis.call('HSET', rkey(id), '_v', v)
+  notify(id, cur[3], v, ARGV[3])
+  return v
 end
-return 1
+return 0

@@ -29,4 +29,8 @@ if chosen then
   redis.call('ZADD', P .. 'sessions:runner:' .. chosen, exp, sid)
   return redis.call('HGETALL', P .. 'runner:' .. chosen)
 end
+if cur ~= '' then  -- it waits now, and did not before: wake the app's scalers
+  redis.call('PUBLISH', P .. 'work', '1')
+  redis.call('PUBLISH', P .. 'work:' .. app, '1')
+end
 return false

@@ -3,64 +3,80 @@
 Key layout (every key and channel starts with ``prefix``, default ``openfal:``)::
 
     req:{id}              hash    one request: the RequestRecord fields (None = absent
-                                  field) plus ``_v``, its version (see "waiting")
-    seq                   string  INCR counter assigning ``seq``
-    version               string  INCR counter, one tick per change of any request
-    workver               string  INCR counter, one tick per request entering a queue
+                                  field, or "" for a number), plus ``_v``, its version
+                                  (one more on every change), and ``_w``, the tokens of
+                                  the processes to tell about its changes (see "waiting")
     queue:{app_id}        zset    IN_QUEUE ids, score priority * 2**40 + seq
-    running:{app_id}      set     IN_PROGRESS ids
-    done:{app_id}         set     COMPLETED ids
-    leases                zset    IN_PROGRESS ids by lease_expires
-    completed             zset    COMPLETED ids by completed_at (retention purges)
-    created               zset    "{seq:013d}:{id}" by created_at (listing, newest first)
-    created:app:{app_id}  zset    the same, per app
-    created:owner:{owner} zset    the same, per owner
+    running               zset    IN_PROGRESS "{app_id}\\n{id}" by lease_expires: the
+                                  lease index, and (by member) the running count per app
+    created               zset    "{seq:013d}:{id}" by created_at: the one listing index
+                                  (newest first; app, owner and status are filtered on
+                                  the hashes), which retention purges walk oldest first
     logs:{id}             list    JSON log entries
     events:{id}           list    raw event payloads
     apps                  hash    app_id -> JSON AppRecord
-    changed:{id}          channel published on every change of a request (payload: ``_v``)
-    work                  channel published when a request enters a queue (payload: workver)
+    proc:{token}          channel the changes of the requests this process watches
+                                  (payload "{id} {version}", or "{id} *" once deleted)
+    work                  channel published when a request enters a queue
     work:{app_id}         channel the same, for that app's requests only
 
 Atomicity: every change touching more than one key is one Lua script (insert, update,
-pop-next, append, purge), registered once per client and run with EVALSHA. A script
-keeps the record hash and all the indexes above consistent, and publishes the change
+pop-next, append, watch, purge), registered once per client and run with EVALSHA. A
+script keeps the record hash and the indexes above consistent, and publishes the change
 notification from inside the script, so a notification is never seen before the change
 it announces. Scripts never read the server clock: every timestamp comes from Python
 (``openfal.store.clock.now``), so tests can move time. Keys are computed inside the
 scripts from the prefix, which suits a standalone Redis (or a replica set behind
 Sentinel), not Redis Cluster.
 
+Commands are counted (Redis counts the ones a script runs too): a script reads only the
+fields it checks (one HMGET) and returns only what the caller does not know. Each
+process keeps the records it wrote with their version; an update passes that version,
+and the script returns the record as it was (one HGETALL) only when it moved on since.
+A completed record this process wrote or read is served from that copy (it changes no
+more, until retention purges it). ``seq`` is assigned by the process: milliseconds
+since 2024 (monotonic in the process), so FIFO holds across processes to the
+millisecond and exactly within one.
+
 Queue order is a single zset score, ``priority * 2**40 + seq``: exact in a double as
 long as ``seq < 2**40`` and ``|priority| < 4096`` (both checked), so ``_queue_rank`` is
 one ZCOUNT and claiming compares the head of each app's queue inside one script.
 
 Waiting across processes (``wait_for_change``, ``wait_for_work``) uses pub/sub, with ONE
-pub/sub connection per store: a reader task dispatches messages to in-process waiters,
-and a channel is subscribed when its first waiter arrives and unsubscribed when its last
-one leaves (each waiter waits for the server's subscribe confirmation).
+pub/sub connection per store, subscribed for good to its own channel ``proc:{token}``
+and to the ``work`` channels its claimers wait on: waiting costs no command. A reader
+task dispatches messages to in-process waiters.
 
-Lost wake-ups: a change that lands between a caller's read and its wait is published
-before the wait has subscribed, so the message alone cannot wake it. Versions close the
-gap. Every change of a request sets its ``_v`` to the next value of the global
-``version`` counter (versions only grow, even when an id is purged and reused), and the
-reads that callers follow with a wait (``get``, ``get_logs``, ``get_events``, atomically
-with ``_v``) remember the version they saw, per asyncio task (a ContextVar holder owned
-by the task that reads; child tasks that only wait, like the one ``asyncio.wait_for``
-makes on 3.11, share it). A task keeps the *oldest* version read since its last wait, so
-``get`` then ``get_logs`` still notices a status change that landed between the two.
-``wait_for_change`` takes (and forgets) that version, subscribes, waits for the
-server's confirmation, then reads ``_v`` once: if it grew, something changed since the
-caller's read and it returns at once; otherwise every later change is published after
-the subscription and wakes it. Messages carrying a version already seen are ignored, so
-a caller that re-reads after each wake-up is not woken twice for one change. Lease
-renewals change no version and publish nothing (nobody waits for them).
-``wait_for_work`` does the same with ``workver``, remembered when a claim finds every
-queue empty (``_pop_next``) and when ``queue_depth`` is read. A wait with no remembered
-read waits for the next message. In-process changes also wake local waiters at once
-(``_notify`` / ``_notify_work``), without waiting for the message. When the pub/sub
-connection fails, every waiter is woken (anything may have changed meanwhile) and the
-reader reconnects and re-subscribes.
+Changes: a request's ``_w`` names the processes that want its changes. The process that
+inserts a request puts itself there; another one adds itself (the watch script, which
+also returns the current ``_v``) the first time it waits on the request. Every change
+script publishes ``"{id} {version}"`` to each of them but the changer, which wakes its
+own waiters in-process (``_notify``). A process keeps the highest version it heard of
+per request (messages, its own changes, the watch script; a bounded LRU), and the epoch
+of its subscription (a count of its breaks) when it was known to be in ``_w``: within
+that epoch every later change reaches it.
+
+Lost wake-ups: a change that lands between a caller's read and its wait must end the
+wait. The reads that callers follow with a wait (``get``; ``get_logs`` and
+``get_events`` read ``_v`` before the list) remember the version they saw, per asyncio
+task (a ContextVar
+holder owned by the task that reads; child tasks that only wait, like the one
+``asyncio.wait_for`` makes on 3.11, share it). A task keeps the *oldest* version read
+since its last wait, so ``get`` then ``get_logs`` still notices a status change that
+landed between the two. ``wait_for_change`` takes (and forgets) that version and returns
+at once if the highest one heard of is newer; otherwise every later change wakes it
+(outside the current epoch it first asks the watch script, once). A caller that re-reads after
+each wake-up is not woken twice for one change. Lease renewals change no version and
+publish nothing (nobody waits for them). ``wait_for_work`` remembers how many messages
+its channel had when a claim found the queues empty (``_pop_next``) or
+``queue_depth`` was read, and returns at once if more came since; a wait with no
+remembered read waits for the next message. When the pub/sub connection fails, every
+waiter is woken (anything may have changed meanwhile), direct-run waiters read the
+store, and the epoch moves on; the reader reconnects and re-subscribes.
+
+An older store's layout (global counters, ``leases``, per-app sets and listings) is
+taken over once by ``open`` (one EXISTS when there is none). Every process of a cluster
+must run the same layout: an older one does not hear the newer one's messages.
 """
 
 from __future__ import annotations
@@ -70,8 +86,11 @@ import contextlib
 import json
 import logging
 import math
+import time
+import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, fields
 from typing import Any, cast
@@ -83,6 +102,7 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.commands.core import AsyncScript
 
 from openfal.store.apps import AppRecord
+from openfal.store.clock import now
 from openfal.store.contract import Store
 from openfal.store.redis.auth import RedisAuth
 from openfal.store.redis.deploy import RedisDeploy
@@ -107,6 +127,7 @@ _INT_FIELDS = frozenset({"seq", "priority", "attempts", "status_code", "cancel_r
 _FLOAT_FIELDS = frozenset(
     {"created_at", "started_at", "completed_at", "start_deadline", "lease_expires"}
 )
+_NUMBER_FIELDS = _INT_FIELDS | _FLOAT_FIELDS
 _BYTES_FIELDS = frozenset({"input", "result"})
 _FIELDS = tuple(f.name for f in fields(RequestRecord))
 _STR_FIELDS = frozenset(_FIELDS) - _INT_FIELDS - _FLOAT_FIELDS - _BYTES_FIELDS
@@ -115,7 +136,10 @@ if not {"id", "app_id", "status", *JSON_FIELDS} <= _STR_FIELDS:  # pragma: no co
 
 _SHIFT = 2**40  # queue score = priority * _SHIFT + seq
 _MAX_PRIORITY = 4096  # |priority| < this keeps every score below 2**53 (exact doubles)
+_SEQ_EPOCH = 1_704_067_200.0  # 2024-01-01: seq counts milliseconds since (2**40 ms: 34 y)
 _PURGE_BATCH = 500
+_KEEP = 4096  # records (and versions heard of) remembered per process
+_KEEP_BYTES = 64 * 2**20  # and at most about this much of their inputs and results
 
 
 def _column(name: str, value: Any) -> Any:
@@ -153,6 +177,8 @@ def _unwire(raw: dict[bytes, bytes]) -> tuple[RequestRecord, int]:
             row[name] = None
         elif name in _BYTES_FIELDS:
             row[name] = bytes(value)
+        elif name in _NUMBER_FIELDS and value == b"":  # a number set to None
+            row[name] = None
         elif name in _INT_FIELDS:
             row[name] = int(value)
         elif name in _FLOAT_FIELDS:
@@ -169,42 +195,51 @@ def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
 
 
 def _changes_args(changes: dict[str, Any]) -> list[bytes | str | int]:
-    """``nsets, k1, v1, ..., ndels, d1, ...`` as the scripts' ``apply`` reads them."""
+    """``nsets, k1, v1, ..., ndels, d1, ...`` as the update script reads them. A number
+    set to None is stored as "" (one HSET), other None fields are deleted (if present)."""
     sets: list[bytes | str | int] = []
     dels: list[bytes | str | int] = []
     for name, value in changes.items():
         column = _column(name, value)
-        if column is None:
-            dels.append(name)
-        else:
+        if column is not None:
             sets += [name, _wire(name, column)]
+        elif name in _NUMBER_FIELDS:
+            sets += [name, ""]
+        else:
+            dels.append(name)
     return [len(sets) // 2, *sets, len(dels), *dels]
+
+
+def _size(rec: RequestRecord) -> int:
+    """About what a remembered record holds, in bytes."""
+    return 512 + len(rec.input) + len(rec.result or b"")
+
+
+def _merge(rec: RequestRecord, changes: dict[str, Any]) -> RequestRecord:
+    """``rec`` with ``changes`` applied, as a read of the stored record returns it."""
+    row = record_to_row(rec)
+    for name, value in changes.items():
+        row[name] = _column(name, value)
+    return row_to_record(row)
 
 
 # ---------------------------------------------------------------------- Lua scripts
 #
-# ARGV[1] is always the key prefix. Values read from hashes are passed back to Redis as
-# strings (no float round trips through Lua); numbers handed to redis.call are converted
-# by Redis exactly.
+# ARGV[1] is always the key prefix (see each script for the rest). Values read from
+# hashes are passed back to Redis as strings (no float round trips through Lua); numbers
+# handed to redis.call are converted by Redis exactly.
 
 _LUA_PRELUDE = lua("requests_prelude.lua")
-
-# ARGV: prefix, id, nfields, k1, v1, ...  -> seq, or false when the id exists
 _LUA_INSERT = lua("requests_insert.lua")
-
-# ARGV: prefix, id, quiet, check_worker, worker, lease_before ('' = any), nexpect, s1..,
-#   <changes>  -> the new record (HGETALL), or false when the compare-and-set fails
 _LUA_UPDATE = lua("requests_update.lua")
-
-# ARGV: prefix, napps, app1.., <changes>
-#   -> the claimed record (HGETALL), or workver (an integer) when every queue is empty
 _LUA_POP = lua("requests_pop.lua")
-
-# ARGV: prefix, id, 'logs' | 'events', item1, ...
 _LUA_APPEND = lua("requests_append.lua")
-
-# ARGV: prefix, max score ('(t'), limit  -> the deleted ids
+_LUA_WATCH = lua("requests_watch.lua")
 _LUA_PURGE = lua("requests_purge.lua")
+_LUA_MIGRATE = lua("requests_migrate.lua")
+
+# keys of the older layout (before issue 14) that nothing reads any more
+_OLD_KEYS = ("running:*", "done:*", "created:app:*", "created:owner:*")
 
 
 # ---------------------------------------------------------------------- waiting
@@ -218,7 +253,7 @@ class _Seen:
 
     def __init__(self, task: asyncio.Task[Any] | None) -> None:
         self.task = weakref.ref(task) if task is not None else None
-        self.versions: dict[tuple[object, str | None], int] = {}
+        self.versions: dict[tuple[object, str | None], Any] = {}
 
 
 # The holder of the current task. Tasks started by it (asyncio.wait_for in 3.11 runs
@@ -227,7 +262,7 @@ class _Seen:
 _SEEN: ContextVar[_Seen | None] = ContextVar("openfal_redis_seen", default=None)
 
 
-def _saw(key: tuple[object, str | None], version: int) -> None:
+def _saw(key: tuple[object, str | None], version: Any) -> None:
     """Remember a read of ``key`` at ``version`` (the oldest since the last wait wins)."""
     task = asyncio.current_task()
     seen = _SEEN.get()
@@ -240,7 +275,7 @@ def _saw(key: tuple[object, str | None], version: int) -> None:
         seen.versions[key] = version
 
 
-def _take_seen(key: tuple[object, str | None]) -> int | None:
+def _take_seen(key: tuple[object, str | None]) -> Any:
     """The version remembered for ``key``, forgotten now: a wait consumes it."""
     seen = _SEEN.get()
     return seen.versions.pop(key, None) if seen is not None else None
@@ -248,11 +283,12 @@ def _take_seen(key: tuple[object, str | None]) -> int | None:
 
 @dataclass(eq=False)
 class _Channel:
-    name: bytes
+    """A pub/sub channel, or (``name`` None) the waiters of one request's changes."""
+
+    name: bytes | None
     waiters: int = 0
-    inflight: bool = False  # a SUBSCRIBE/UNSUBSCRIBE awaits the server's reply
+    inflight: bool = False  # a SUBSCRIBE awaits the server's reply
     subscribed: bool = False  # the server's state, as of the last reply
-    version: int = 0  # highest version announced on the channel
     messages: int = 0  # messages received
     forced: int = 0  # wake-ups that are not messages: in-process changes, lost connection
     event: asyncio.Event | None = None  # set, then replaced, on every wake-up
@@ -287,11 +323,14 @@ async def _wait_event(event: asyncio.Event, deadline: float) -> bool:
 
 
 class _Hub:
-    """One pub/sub connection, a reader task, and per-channel waiter bookkeeping.
+    """One pub/sub connection, a reader task, and channels subscribed for good.
 
-    At most one SUBSCRIBE/UNSUBSCRIBE per channel is in flight: the server's reply says
-    where the channel stands, and :meth:`_sync` then sends whatever brings it to what the
-    waiters need (subscribed while any wait, unsubscribed otherwise).
+    A channel is subscribed once, by the first wait that needs it, and stays so until
+    the store closes (``proc:{token}``, and the ``work`` channels of this process's
+    claimers: a handful). At most one SUBSCRIBE per channel is in flight: the server's
+    reply says where the channel stands. ``epoch`` counts the connection's breaks:
+    messages may have been lost across one. ``on_message(channel, data)`` sees every
+    message; ``on_reset()`` every break.
 
     The connection comes from a client of its own whose commands never retry, and every
     send or (re)connect happens under ``_lock``: only one task at a time ever connects
@@ -300,8 +339,15 @@ class _Hub:
     of the lock (:meth:`_resync`).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        on_message: Callable[[bytes, bytes], None],
+        on_reset: Callable[[], None],
+    ) -> None:
         self._url = url
+        self._on_message = on_message
+        self._on_reset = on_reset
         self._client: aioredis.Redis | None = None
         self._pubsub: Any = None  # redis.asyncio.client.PubSub (unannotated)
         self._reader: asyncio.Task[None] | None = None
@@ -309,6 +355,7 @@ class _Hub:
         self._lock = asyncio.Lock()
         self._dirty = False  # reconnected: channels need _resync
         self._closed = False
+        self.epoch = 0
 
     async def _start(self) -> None:
         async with self._lock:
@@ -354,64 +401,40 @@ class _Hub:
                 if client is not None:
                     await client.aclose()
 
-    # -- waiting
+    # -- channels
 
-    def force(self, name: bytes) -> None:
+    def channel(self, name: bytes) -> _Channel | None:
+        """``name`` once subscribed and confirmed, else None."""
         ch = self._channels.get(name)
-        if ch is not None:
-            ch.wake(forced=True)
+        return ch if ch is not None and ch.ready else None
 
-    async def wait(
-        self,
-        name: bytes,
-        seen: int | None,
-        current: Callable[[], Awaitable[int]],
-        timeout: float,
-    ) -> bool:
-        """Wait for a message on ``name`` newer than ``seen`` (any message when None).
+    def wake_all(self, prefix: bytes) -> None:
+        """Wake the waiters of every channel whose name starts with ``prefix``."""
+        for name, ch in self._channels.items():
+            if name.startswith(prefix):
+                ch.wake(forced=True)
 
-        ``current()`` reads the version now; it is checked once the subscription is
-        confirmed, which closes the window between the caller's read and the subscription.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        if timeout <= 0:
-            return False
+    async def ensure(self, name: bytes, deadline: float) -> _Channel | None:
+        """Subscribe ``name`` for good; the channel once the server confirmed it, or None
+        when that did not happen before ``deadline`` (loop time)."""
+        ch = self._channels.get(name)
+        if ch is not None and ch.ready:
+            return ch
         await self._start()
-        ch = self._channels.get(name)
         if ch is None:
-            ch = self._channels[name] = _Channel(name)
-        ch.waiters += 1
-        forced, messages = ch.forced, ch.messages
-        checked = seen is None
-        try:
+            ch = self._channels.setdefault(name, _Channel(name))
+        while not ch.ready:
+            if self._closed:
+                return None
             try:
                 await self._sync(ch)
             except Exception:  # the connection broke: the reader reconnects and wakes us
                 log.debug("subscribing %r failed", name, exc_info=True)
-            while True:
-                if self._closed or ch.forced != forced:
-                    return True
-                if ch.ready:
-                    if not checked:
-                        checked = True
-                        assert seen is not None
-                        if await current() > seen:
-                            return True
-                        continue
-                    if seen is None and ch.messages != messages:
-                        return True
-                    if seen is not None and ch.version > seen:
-                        return True
-                if not await _wait_event(ch.waiter_event(), deadline):
-                    return False
-        finally:
-            ch.waiters -= 1
-            if ch.waiters == 0:
-                try:
-                    await self._sync(ch)
-                except Exception:  # the reader resynchronises after reconnecting
-                    log.debug("unsubscribing %r failed", name, exc_info=True)
+            if ch.ready:
+                break
+            if not await _wait_event(ch.waiter_event(), deadline):
+                return None
+        return ch
 
     async def _sync(self, ch: _Channel) -> None:
         async with self._lock:
@@ -419,32 +442,27 @@ class _Hub:
             await self._sync_locked(ch)
 
     async def _resync(self) -> None:
-        """After a reconnect: bring every channel to what its waiters need (lock held)."""
+        """After a reconnect: subscribe every channel again (lock held)."""
         while self._dirty and not self._closed:
             self._dirty = False
             for ch in list(self._channels.values()):
                 await self._sync_locked(ch)
 
     async def _sync_locked(self, ch: _Channel) -> None:
-        """Send what brings ``ch`` to the state its waiters need, if nothing is in flight."""
+        """Subscribe ``ch`` if it is not and nothing is in flight; wake its waiters once
+        it is (they go on to check what they missed)."""
         pubsub = self._pubsub
         if ch.inflight or self._closed or pubsub is None:
             return
-        want = ch.waiters > 0
-        if want == ch.subscribed:
-            if want:
-                ch.wake()  # ready: waiters go on to their version check
-            elif self._channels.get(ch.name) is ch:
-                del self._channels[ch.name]
+        if ch.subscribed:
+            ch.wake()
             return
         if not pubsub.connection.is_connected:
             return  # the reader reconnects, then _resync
+        assert ch.name is not None
         ch.inflight = True
         try:
-            if want:
-                await pubsub.subscribe(ch.name)
-            else:
-                await pubsub.unsubscribe(ch.name)
+            await pubsub.subscribe(ch.name)
         except BaseException:
             ch.inflight = False
             raise
@@ -481,39 +499,39 @@ class _Hub:
                 return
             ch.messages += 1
             try:
-                version = int(msg["data"])
-            except ValueError:  # '*': deleted, or logs of an unknown request
-                ch.wake(forced=True)
-                return
-            ch.version = max(ch.version, version)
+                self._on_message(name, msg["data"])
+            except Exception:  # a malformed message: nothing to undo
+                log.warning("bad message on %r", name, exc_info=True)
             ch.wake()
         elif kind in ("subscribe", "unsubscribe"):
             ch = self._channels.get(name)
             if ch is None:
-                if kind == "unsubscribe":
-                    return
-                ch = self._channels[name] = _Channel(name)  # a stray one: drop it
+                return
             ch.inflight = False
             ch.subscribed = kind == "subscribe"
             await self._sync(ch)
 
     def _lost(self) -> None:
         """The connection failed: the server forgot our subscriptions; wake every waiter."""
+        self.epoch += 1
         for ch in list(self._channels.values()):
             ch.inflight = False
             ch.subscribed = False
             ch.wake(forced=True)
+        self._on_reset()
 
     def _on_reconnect(self, conn: Connection) -> None:
         """Called by redis-py once it re-sent SUBSCRIBE for the channels it knows."""
         pubsub = self._pubsub
         if pubsub is None:
             return
+        self.epoch += 1
         for ch in list(self._channels.values()):
             ch.subscribed = False
             ch.inflight = ch.name in pubsub.channels
             ch.wake(forced=True)  # messages may have been missed meanwhile
         self._dirty = True
+        self._on_reset()
 
 
 # ---------------------------------------------------------------------- the store
@@ -531,10 +549,15 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
     exists", a claim may leave one request claimed until its lease expires).
     """
 
+    # a realtime session that starts waiting publishes on the work channels
+    # (runners_session_open.lua): scalers wait for it instead of polling
+    announces_waiting_sessions = True
+
     _insert_script: AsyncScript
     _update_script: AsyncScript
     _pop_script: AsyncScript
     _append_script: AsyncScript
+    _watch_script: AsyncScript
     _purge_script: AsyncScript
 
     def __init__(
@@ -555,6 +578,18 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         self._hub: _Hub | None = None
         self._closed = False
         self._token = object()  # identifies this store in _SEEN
+        self._me = uuid.uuid4().hex[:16]  # this process's channel: proc:{_me}
+        self._proc = (prefix + "proc:" + self._me).encode()
+        self._last_seq = 0
+        # records this process wrote or read, with their version (completed ones are
+        # served from here; the others let an update skip reading the record back)
+        self._recs: OrderedDict[str, tuple[RequestRecord, int]] = OrderedDict()
+        self._recs_bytes = 0
+        # request id -> (the latest version heard of: from a message, a change made
+        # here, a read by the watch script; the hub's epoch when this process was known
+        # to be in the request's _w and every later change reaches it, else -1)
+        self._watched: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._waits: dict[str, _Channel] = {}  # request id -> its waiters here
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -576,14 +611,38 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         self._update_script = client.register_script(_LUA_PRELUDE + _LUA_UPDATE)
         self._pop_script = client.register_script(_LUA_PRELUDE + _LUA_POP)
         self._append_script = client.register_script(_LUA_PRELUDE + _LUA_APPEND)
+        self._watch_script = client.register_script(_LUA_PRELUDE + _LUA_WATCH)
         self._purge_script = client.register_script(_LUA_PRELUDE + _LUA_PURGE)
         self._redis = client
-        self._hub = _Hub(self.url)
+        self._hub = _Hub(self.url, self._on_message, self._on_reset)
+        # left by an older store (one command when there is none)
+        if await client.exists(self._k("leases"), self._k("keys", "revoked")):
+            if await client.exists(self._k("leases")):
+                await self._migrate(client)
+            if await client.exists(self._k("keys", "revoked")):
+                await self._migrate_keys()
+
+    async def _migrate(self, client: aioredis.Redis) -> None:
+        """Once, on a server an older store used (it left ``leases``): running requests
+        join ``running``, so an expired lease still requeues them; the counters and the
+        indexes nothing reads any more go. Every process of a cluster runs one version."""
+        moved = await client.register_script(_LUA_PRELUDE + _LUA_MIGRATE)(args=[self.prefix])
+        log.info("Redis store: moved %s leases to the current key layout", moved)
+        for pattern in _OLD_KEYS:
+            batch: list[bytes] = []
+            async for key in client.scan_iter(match=self._k(pattern), count=1000):
+                batch.append(key)
+                if len(batch) >= 500:
+                    await client.unlink(*batch)
+                    batch = []
+            if batch:
+                await client.unlink(*batch)
 
     async def close(self) -> None:
         self._closed = True
         hub, self._hub = self._hub, None
         client, self._redis = self._redis, None
+        self._on_reset()
         try:
             if hub is not None:
                 await hub.close()
@@ -602,10 +661,86 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
+    # ------------------------------------------------------------------ what this process knows
+
+    def _remember(self, rec: RequestRecord, version: int) -> None:
+        self._forget(rec.id)
+        self._recs[rec.id] = (rec, version)
+        self._recs_bytes += _size(rec)
+        while len(self._recs) > _KEEP or self._recs_bytes > _KEEP_BYTES:
+            self._forget(next(iter(self._recs)))
+
+    def _forget(self, request_id: str) -> None:
+        found = self._recs.pop(request_id, None)
+        if found is not None:
+            self._recs_bytes -= _size(found[0])
+
+    def _cached_done(self, request_id: str) -> tuple[RequestRecord, int] | None:
+        """The completed record remembered for ``request_id``, unless retention may have
+        purged it."""
+        found = self._recs.get(request_id)
+        if found is None or not found[0].is_done:
+            return None
+        completed_at = found[0].completed_at
+        if completed_at is None or completed_at < now() - self.retention:
+            return None
+        return found
+
+    def _heard(self, request_id: str, version: int, epoch: int | None = None) -> None:
+        """``version`` of the request exists (a lower bound of its latest); with ``epoch``,
+        this process was in its ``_w`` and subscribed then (changes reach it from then)."""
+        known = self._watched.get(request_id)
+        if known is not None:
+            version = max(version, known[0])
+            if epoch is None:
+                epoch = known[1]
+        self._watched[request_id] = (version, -1 if epoch is None else epoch)
+        self._watched.move_to_end(request_id)
+        if len(self._watched) > _KEEP:
+            self._watched.popitem(last=False)
+
+    def _subscribed_epoch(self) -> int | None:
+        """The hub's epoch while this process's channel is subscribed, else None."""
+        hub = self._hub
+        if hub is None or hub.channel(self._proc) is None:
+            return None
+        return hub.epoch
+
+    def _on_message(self, channel: bytes, data: bytes) -> None:
+        if channel != self._proc:
+            return  # work: the channel's waiters are woken by the hub
+        raw_id, _, raw_version = bytes(data).rpartition(b" ")
+        request_id = raw_id.decode()
+        if raw_version == b"*":  # deleted
+            self._forget(request_id)
+            self._watched.pop(request_id, None)
+            version = None
+        else:
+            version = int(raw_version)
+            self._heard(request_id, version)
+        fut = self._done.get(request_id)
+        if fut is not None and not fut.done():
+            fut.set_result(None)  # changed elsewhere: the waiter reads it
+        ch = self._waits.get(request_id)
+        if ch is not None:
+            if version is None:
+                ch.wake(forced=True)
+            else:
+                ch.messages += 1
+                ch.wake()
+
+    def _on_reset(self) -> None:
+        """The subscription broke (or the store closes): messages may have been lost (the
+        epoch moved on: the next wait asks the watch script)."""
+        self._wake_done()
+        for ch in list(self._waits.values()):
+            ch.wake(forced=True)
+
     # ------------------------------------------------------------------ waiting
 
     async def _read_list(self, kind: str, request_id: str, since: int) -> list[bytes]:
-        async with (await self._r()).pipeline(transaction=True) as pipe:
+        # the version first: a change between the two reads makes a wait return early
+        async with (await self._r()).pipeline(transaction=False) as pipe:
             pipe.hget(self._k("req", request_id), "_v")
             pipe.lrange(self._k(kind, request_id), max(since, 0), -1)
             version, rows = await pipe.execute()
@@ -615,76 +750,183 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
     def _saw(self, request_id: str, version: int) -> None:
         _saw((self._token, request_id), version)
 
-    def _saw_work(self, version: int) -> None:
-        _saw((self._token, None), version)
+    def _work_channel(self, key: str | None) -> bytes:
+        return (self._k("work", key) if key is not None else self._k("work")).encode()
+
+    def _work_mark(self, key: str | None) -> tuple[bytes, int, int]:
+        """Where the work channel of ``key`` (an app, None: any) stands, taken before a
+        read that may find no work: a wait that follows returns at once if work was
+        published since (``(name, -1, -1)``: not subscribed, it cannot tell)."""
+        name = self._work_channel(key)
+        hub = self._hub
+        ch = hub.channel(name) if hub is not None else None
+        if hub is None or ch is None:
+            return (name, -1, -1)
+        return (name, hub.epoch, ch.messages)
 
     async def _wait_change(self, request_id: str, timeout: float) -> bool:
-        version = _take_seen((self._token, request_id))
-        r = await self._r()
-        key = self._k("req", request_id)
+        seen: int | None = _take_seen((self._token, request_id))
+        if timeout <= 0:
+            return False
+        await self._r()
+        hub = self._hub
+        assert hub is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if await hub.ensure(self._proc, deadline) is None:
+            return self._closed
+        known = self._watched.get(request_id)
+        if known is None or known[1] != hub.epoch:
+            epoch = hub.epoch  # before: a break during the call makes it stale at once
+            try:
+                version = int(await self._watch_script(args=[self.prefix, request_id, self._me]))
+            except Exception:  # the server is away: the caller looks again a bit later
+                log.debug("watching %s failed", request_id, exc_info=True)
+                await asyncio.sleep(max(0.0, min(deadline - loop.time(), 0.5)))
+                return True
+            if version:  # (0: no such request, nothing to watch)
+                self._heard(request_id, version, epoch)
+        if seen is not None and self._version_heard(request_id) > seen:
+            return True
+        ch = self._waits.get(request_id)
+        if ch is None:
+            ch = self._waits[request_id] = _Channel(None)
+        ch.waiters += 1
+        forced, messages = ch.forced, ch.messages
+        try:
+            while True:
+                if self._closed or ch.forced != forced:
+                    return True
+                if seen is None:
+                    if ch.messages != messages:
+                        return True
+                else:
+                    if self._version_heard(request_id) > seen:
+                        return True
+                    if request_id not in self._watched and ch.messages != messages:
+                        return True  # forgotten meanwhile (evicted): look again
+                if not await _wait_event(ch.waiter_event(), deadline):
+                    return False
+        finally:
+            ch.waiters -= 1
+            if ch.waiters == 0 and self._waits.get(request_id) is ch:
+                del self._waits[request_id]
 
-        async def current() -> int:
-            return int(await r.hget(key, "_v") or 0)
-
-        assert self._hub is not None
-        return await self._hub.wait(
-            self._k("changed", request_id).encode(), version, current, timeout
-        )
+    def _version_heard(self, request_id: str) -> int:
+        known = self._watched.get(request_id)
+        return known[0] if known is not None else 0
 
     async def _wait_work(self, timeout: float, key: str | None) -> None:
-        version = _take_seen((self._token, None))
-        r = await self._r()
-        counter = self._k("workver")
-
-        async def current() -> int:
-            return int(await r.get(counter) or 0)
-
-        assert self._hub is not None
-        channel = self._k("work", key) if key is not None else self._k("work")
-        await self._hub.wait(channel.encode(), version, current, timeout)
-
-
-    def _expect_done(self, request_id: str) -> None:
-        """Not here: another worker may complete it; ``wait_done`` waits for changes."""
+        seen: tuple[bytes, int, int] | None = _take_seen((self._token, None))
+        if timeout <= 0:
+            return
+        await self._r()
+        hub = self._hub
+        assert hub is not None
+        name = self._work_channel(key)
+        deadline = asyncio.get_running_loop().time() + timeout
+        ch = await hub.ensure(name, deadline)
+        if ch is None:
+            return
+        if seen is not None and seen != (name, hub.epoch, seen[2]):
+            return  # read before the subscription, or for another channel: look again
+        if seen is not None and ch.messages != seen[2]:
+            return
+        forced, messages = ch.forced, ch.messages
+        while not self._closed and ch.forced == forced and ch.messages == messages:
+            if not await _wait_event(ch.waiter_event(), deadline):
+                return
 
     def _notify(self, request_id: str) -> None:
         super()._notify(request_id)
-        if self._hub is not None:
-            self._hub.force(self._k("changed", request_id).encode())
+        ch = self._waits.get(request_id)
+        if ch is not None:
+            ch.wake(forced=True)
 
     def _notify_work(self, app_id: str | None = None) -> None:
         super()._notify_work(app_id)
-        if self._hub is not None:
-            self._hub.force(self._k("work").encode())
-            if app_id is not None:
-                self._hub.force(self._k("work", app_id).encode())
+        hub = self._hub
+        if hub is None:
+            return
+        if app_id is None:
+            hub.wake_all(self._k("work").encode())
+            return
+        for name in (self._work_channel(None), self._work_channel(app_id)):
+            ch = hub.channel(name)
+            if ch is not None:
+                ch.wake(forced=True)
 
     # ------------------------------------------------------------------ requests
+
+    def _next_seq(self) -> int:
+        seq = max(self._last_seq + 1, int((time.time() - _SEQ_EPOCH) * 1000))
+        if seq >= _SHIFT:
+            raise RuntimeError("openfal: request sequence exhausted")
+        self._last_seq = seq
+        return seq
+
+    async def _subscribed(self) -> None:
+        """This process's channel is subscribed (once): changes of what it inserts reach it."""
+        await self._r()
+        hub = self._hub
+        if hub is not None and hub.channel(self._proc) is None:
+            deadline = asyncio.get_running_loop().time() + 10
+            with contextlib.suppress(Exception):  # the server is away: the write says so
+                await hub.ensure(self._proc, deadline)
 
     async def _insert(self, rec: RequestRecord) -> RequestRecord:
         if not -_MAX_PRIORITY < rec.priority < _MAX_PRIORITY:
             raise ValueError(f"priority {rec.priority} out of range")
-        await self._r()
+        await self._subscribed()
         row = record_to_row(rec)
-        del row["seq"]
+        row["seq"] = seq = self._next_seq()
         args: list[bytes | str | int] = []
         for name, value in row.items():
             if value is not None:
                 args += [name, _wire(name, value)]
-        seq = await self._insert_script(args=[self.prefix, rec.id, len(args) // 2, *args])
-        if seq is None:
+        args += ["_v", "1", "_w", self._me]
+        status = rec.status
+        if status is RequestStatus.IN_QUEUE:
+            score = str(int(rec.priority) * _SHIFT + seq)
+        elif status is RequestStatus.IN_PROGRESS and rec.lease_expires is not None:
+            score = repr(float(rec.lease_expires))
+        else:
+            score = "0"
+        epoch = self._subscribed_epoch()  # before: a break during the call counts
+        inserted = await self._insert_script(
+            args=[
+                self.prefix,
+                rec.id,
+                status.value,
+                rec.app_id,
+                score,
+                f"{seq:013d}:{rec.id}",
+                repr(float(rec.created_at)),
+                len(args) // 2,
+                *args,
+            ]
+        )
+        if not inserted:
             raise ValueError(f"request {rec.id!r} already exists")
-        # as stored: JSON fields round-trip through their encoding
-        return row_to_record({**record_to_row(rec), "seq": int(seq)})
+        stored = row_to_record(row)  # as stored: JSON fields round-trip through their encoding
+        self._remember(stored, 1)
+        self._heard(rec.id, 1, epoch)
+        return stored
 
     async def _get(self, request_id: str) -> RequestRecord | None:
         # remembers the version read: a wait that follows returns at once if it moved on
+        done = self._cached_done(request_id)
+        if done is not None:
+            self._saw(request_id, done[1])
+            return done[0]
         raw = cast(dict[bytes, bytes], await (await self._r()).hgetall(self._k("req", request_id)))
         if not raw:
             self._saw(request_id, 0)
             return None
         rec, version = _unwire(raw)
         self._saw(request_id, version)
+        if rec.is_done:
+            self._remember(rec, version)
         return rec
 
     async def _update(
@@ -700,32 +942,56 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         statuses = [RequestStatus(s).value for s in expect_status]
         # renewing a lease is not a change anyone waits for
         quiet = bool(changes) and set(changes) <= {"lease_expires"}
+        mine = self._recs.get(request_id)
         result = await self._update_script(
             args=[
                 self.prefix,
                 request_id,
+                self._me,
                 int(quiet),
                 int(worker_id is not None),
                 worker_id or "",
                 # inf is not a Lua numeral: any real lease is below 1e300
                 repr(min(float(lease_before), 1e300)) if lease_before is not None else "",
+                str(mine[1]) if mine is not None else "",
                 len(statuses),
                 *statuses,
                 *_changes_args(changes),
             ]
         )
-        return _unwire(_pairs(result))[0] if result else None
+        if not result:
+            return None
+        version = int(result[0])
+        if len(result) > 1:
+            before = _unwire(_pairs(result[1]))[0]
+        else:
+            assert mine is not None
+            before = mine[0]
+        rec = _merge(before, changes)
+        self._remember(rec, version)
+        self._heard(request_id, version)
+        return rec
 
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
         await self._r()
         apps = list(dict.fromkeys(app_ids))
+        # before the read: work published after it wakes the wait (the key wait_for_work uses)
+        mark = self._work_mark(app_ids[0] if len(app_ids) == 1 else None)
+        sets: list[bytes | str] = []
+        for name, value in changes.items():
+            sets += [name, _wire(name, _column(name, value))]
         result = await self._pop_script(
-            args=[self.prefix, len(apps), *apps, *_changes_args(changes)]
+            args=[self.prefix, self._me, len(apps), *apps, len(sets) // 2, *sets]
         )
-        if isinstance(result, int):
-            self._saw_work(result)
+        if not result:
+            _saw((self._token, None), mark)
             return None
-        return _unwire(_pairs(result))[0]
+        version = int(result[0])
+        before = _unwire(_pairs(result[1]))[0]
+        rec = _merge(before, {**changes, "attempts": before.attempts + 1})
+        self._remember(rec, version)
+        self._heard(rec.id, version)
+        return rec
 
     async def _queue_rank(self, rec: RequestRecord) -> int:
         score = int(rec.priority) * _SHIFT + rec.seq
@@ -736,18 +1002,35 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         r = await self._r()
         status = RequestStatus(status)
         if status is RequestStatus.IN_QUEUE:
-            async with r.pipeline(transaction=True) as pipe:
-                pipe.zcard(self._k("queue", app_id))
-                pipe.get(self._k("workver"))
-                depth, version = await pipe.execute()
-            self._saw_work(int(version or 0))
-            return int(depth)
-        kind = "running" if status is RequestStatus.IN_PROGRESS else "done"
-        return int(await r.scard(self._k(kind, app_id)))
+            mark = self._work_mark(app_id)
+            depth = int(await r.zcard(self._k("queue", app_id)))
+            _saw((self._token, None), mark)
+            return depth
+        if status is RequestStatus.IN_PROGRESS:
+            head = app_id.encode() + b"\n"
+            members = cast(list[bytes], await r.zrange(self._k("running"), 0, -1))
+            return sum(1 for m in members if m.startswith(head))
+        found = 0  # completed: rare (no index of its own), a walk of the app's listing
+        start, batch = 0, 500
+        while True:
+            members = cast(
+                list[bytes],
+                await r.zrange(self._k("created", "app", app_id), start, start + batch - 1),
+            )
+            if not members:
+                return found
+            async with r.pipeline(transaction=False) as pipe:
+                for m in members:
+                    pipe.hget(self._k("req", m.split(b":", 1)[1].decode()), "status")
+                found += sum(1 for st in await pipe.execute() if st == status.value.encode())
+            start += batch
 
     async def _expired_leases(self, t: float) -> list[RequestRecord]:
         r = await self._r()
-        ids = cast(list[bytes], await r.zrangebyscore(self._k("leases"), "-inf", f"({float(t)!r}"))
+        members = cast(
+            list[bytes], await r.zrangebyscore(self._k("running"), "-inf", f"({float(t)!r}")
+        )
+        ids = [m.split(b"\n", 1)[1] for m in members]
         expired = [
             rec
             for rec in await self._fetch(ids)
@@ -774,37 +1057,16 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         if limit <= 0:
             return []
         r = await self._r()
-        if app_id is not None:
-            key = self._k("created", "app", app_id)
-        elif owner is not None:
-            key = self._k("created", "owner", owner)
-        else:
-            key = self._k("created")
-        filtered = status is not None or (owner is not None and app_id is not None)
-        want_status = RequestStatus(status).value.encode() if status is not None else None
-        want_owner = owner.encode() if owner is not None else None
-
         found: list[bytes] = []
         start, batch = 0, max(limit, 100)
         while len(found) < limit and start < self.list_scan_limit:
             stop = min(start + batch, self.list_scan_limit) - 1
-            members = cast(list[bytes], await r.zrevrange(key, start, stop))
+            members = cast(list[bytes], await r.zrevrange(self._k("created"), start, stop))
             if not members:
                 break
-            ids = [m.split(b":", 1)[1] for m in members]
-            if filtered:
-                async with r.pipeline(transaction=False) as pipe:
-                    for request_id in ids:
-                        pipe.hmget(self._k("req", request_id.decode()), ["status", "owner"])
-                    rows = await pipe.execute()
-                ids = [
-                    request_id
-                    for request_id, (st, ow) in zip(ids, rows, strict=True)
-                    if st is not None
-                    and (want_status is None or st == want_status)
-                    and (want_owner is None or ow == want_owner)
-                ]
-            found += ids
+            found += await self._filter_ids(
+                [m.split(b":", 1)[1] for m in members], app_id, status, owner
+            )
             start += batch
         records = await self._fetch(found[:limit])
         # the state may have moved on between the two reads
@@ -818,31 +1080,44 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
 
     async def _delete_completed_before(self, t: float) -> int:
         await self._r()
-        total = 0
+        total, offset = 0, 0
         while True:
-            gone: list[bytes] = await self._purge_script(
-                args=[self.prefix, f"({float(t)!r}", _PURGE_BATCH]
+            out: list[Any] = await self._purge_script(
+                args=[self.prefix, f"({float(t)!r}", offset, _PURGE_BATCH]
             )
-            for request_id in gone:
-                self._changed.pop(request_id.decode(), None)
-            total += len(gone)
-            if len(gone) < _PURGE_BATCH:
+            scanned, removed = int(out[0]), [bytes(x).decode() for x in out[1:]]
+            for request_id in removed:
+                if request_id:
+                    self._changed.pop(request_id, None)
+                    self._forget(request_id)
+                    self._watched.pop(request_id, None)
+                    total += 1
+            offset += scanned - len(removed)  # the ones kept (still active, or newer)
+            if scanned < _PURGE_BATCH:
                 return total
 
     # ------------------------------------------------------------------ logs and events
 
-    async def _append_logs(self, request_id: str, entries: list[LogEntry]) -> None:
+    async def _append(self, request_id: str, kind: str, items: list[bytes | str]) -> None:
         await self._r()
-        items = [json.dumps(e.to_json()) for e in entries]
-        await self._append_script(args=[self.prefix, request_id, "logs", *items])
+        version = int(
+            await self._append_script(args=[self.prefix, request_id, self._me, kind, *items])
+        )
+        if version:
+            self._heard(request_id, version)
+            mine = self._recs.get(request_id)
+            if mine is not None and mine[1] == version - 1:
+                self._remember(mine[0], version)  # the record itself did not change
+
+    async def _append_logs(self, request_id: str, entries: list[LogEntry]) -> None:
+        await self._append(request_id, "logs", [json.dumps(e.to_json()) for e in entries])
+
+    async def _append_event(self, request_id: str, data: bytes) -> None:
+        await self._append(request_id, "events", [bytes(data)])
 
     async def _get_logs(self, request_id: str, since: int) -> list[LogEntry]:
         rows = await self._read_list("logs", request_id, since)
         return [LogEntry(**json.loads(row)) for row in rows]
-
-    async def _append_event(self, request_id: str, data: bytes) -> None:
-        await self._r()
-        await self._append_script(args=[self.prefix, request_id, "events", bytes(data)])
 
     async def _get_events(self, request_id: str, since: int) -> list[bytes]:
         return await self._read_list("events", request_id, since)
