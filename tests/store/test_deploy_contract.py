@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from openfal.store import Store
@@ -128,3 +131,22 @@ async def test_a_runner_kill_is_handed_out_once(store: Store) -> None:
     assert await store.take_kills({"r1", "r3"}) == ["r1"]
     assert await store.take_kills({"r1"}) == []
     assert await store.take_kills({"r2"}) == ["r2"]
+
+
+async def test_a_deploy_change_wakes_the_deployers_wait(
+    make_store: StoreFactory, backend: str
+) -> None:
+    """A worker's Deployer sleeps on wait_for_deploy_change: a change made meanwhile (in
+    this process, or on a shared backend in another) wakes it long before its timeout,
+    and one made while it was busy is not lost."""
+    worker = await make_store()
+    admin = await make_store() if backend == "redis" else worker
+    await worker.wait_for_deploy_change(0.01)  # listening from now on
+    started = time.monotonic()
+    waiting = asyncio.create_task(worker.wait_for_deploy_change(60))
+    await asyncio.sleep(0)
+    await admin.set_scaling(APP, {"min_concurrency": 1})
+    await asyncio.wait_for(waiting, 30)
+    await admin.request_kill("runner-1")  # while nobody waits: the next wait returns at once
+    await asyncio.wait_for(worker.wait_for_deploy_change(60), 30)
+    assert time.monotonic() - started < 30

@@ -1,8 +1,8 @@
 """The worker side of deployed apps: build, warm up, switch, drain; live scaling.
 
 Every worker keeps its pools in line with the store's deployments (:meth:`Deployer.sync`,
-every ``interval`` seconds). When an app's current revision is not the one this worker
-serves, a rollout:
+whenever the store announces a change, and every ``interval`` seconds in case one was
+missed). When an app's current revision is not the one this worker serves, a rollout:
 
 1. unpacks the revision's source under ``revisions_dir/REV`` and builds (or finds) its
    environment, streaming the output to the revision's build log;
@@ -67,7 +67,7 @@ class Deployer:
         revisions_dir: Path,
         box: SecretBox | None,
         *,
-        interval: float = 0.5,
+        interval: float = 10.0,
     ) -> None:
         self.store, self.envs, self.box = store, envs, box
         self._worker: Worker | None = None
@@ -154,7 +154,7 @@ class Deployer:
                 await self.sync()
             except Exception as e:  # the store may be restarting
                 log.warning("deploy sync failed: %s: %s", type(e).__name__, e)
-            await asyncio.sleep(self.interval)
+            await self.store.wait_for_deploy_change(self.interval)
 
     async def _flush_loop(self) -> None:
         while True:

@@ -15,6 +15,8 @@ blobs, and append-only line logs (build output, runner output).
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 import json
 import uuid
 from dataclasses import asdict, dataclass, field, replace
@@ -199,7 +201,9 @@ class DeployStore(abc.ABC):
             await self._doc_delete(_REVISION, rev.revision)
             await self._blob_delete(f"source:{rev.revision}")
             await self._log_delete(f"build:{rev.revision}")
-        return await self._doc_delete(_DEPLOYMENT, app_id)
+        deleted = await self._doc_delete(_DEPLOYMENT, app_id)
+        await self._announce_deploy()
+        return deleted
 
     async def _change_deployment(self, app_id: str, fn: Any) -> Deployment | None:
         while True:
@@ -208,7 +212,36 @@ class DeployStore(abc.ABC):
             if new is None:
                 return None
             if await self._doc_swap(_DEPLOYMENT, app_id, data, new.public()):
+                await self._announce_deploy()
                 return new  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ changes
+
+    async def wait_for_deploy_change(self, timeout: float) -> None:
+        """Return once a deployment or a runner kill may have changed since the last
+        return (at once when one did meanwhile), or after ``timeout`` seconds. Changes
+        made through this store object wake it at once; backends shared between
+        processes also announce theirs (others are seen at the timeout)."""
+        changed = self._deploy_changed()
+        await self._listen_for_deploys()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout)
+        changed.clear()
+
+    def _deploy_changed(self) -> asyncio.Event:
+        event: asyncio.Event | None = getattr(self, "_deploy_event", None)
+        if event is None:
+            event = self._deploy_event = asyncio.Event()
+        return event
+
+    async def _announce_deploy(self) -> None:
+        """A deployment or a kill changed (hook: shared backends tell other processes)."""
+        self._deploy_changed().set()
+
+    async def _listen_for_deploys(self) -> None:
+        """Before a wait (hook: shared backends make sure other processes' changes reach
+        this one). Nothing to do in one process."""
+        return None
 
     # ------------------------------------------------------------------ secrets
 
@@ -234,6 +267,7 @@ class DeployStore(abc.ABC):
     async def request_kill(self, runner_id: str) -> None:
         """Ask the worker that runs ``runner_id`` to kill it (``runners kill``)."""
         await self._doc_swap(_KILL, runner_id, None, {"at": clock.now()})
+        await self._announce_deploy()
 
     async def take_kills(self, runner_ids: set[str]) -> list[str]:
         """The kills asked for among ``runner_ids`` (each handed out once); kills whose

@@ -580,6 +580,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         self._token = object()  # identifies this store in _SEEN
         self._me = uuid.uuid4().hex[:16]  # this process's channel: proc:{_me}
         self._proc = (prefix + "proc:" + self._me).encode()
+        self._deploys = (prefix + "deploy").encode()  # deployments or kills changed
         self._last_seq = 0
         # records this process wrote or read, with their version (completed ones are
         # served from here; the others let an update skip reading the record back)
@@ -707,6 +708,9 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         return hub.epoch
 
     def _on_message(self, channel: bytes, data: bytes) -> None:
+        if channel == self._deploys:
+            self._deploy_changed().set()
+            return
         if channel != self._proc:
             return  # work: the channel's waiters are woken by the hub
         raw_id, _, raw_version = bytes(data).rpartition(b" ")
@@ -735,6 +739,18 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         self._wake_done()
         for ch in list(self._waits.values()):
             ch.wake(forced=True)
+        self._deploy_changed().set()  # a deploy announcement may be among the lost
+
+    async def _announce_deploy(self) -> None:
+        await super()._announce_deploy()
+        await (await self._r()).publish(self._deploys, b"1")
+
+    async def _listen_for_deploys(self) -> None:
+        hub = self._hub
+        if hub is None or hub.channel(self._deploys) is not None:
+            return
+        if await hub.ensure(self._deploys, asyncio.get_running_loop().time() + 5.0):
+            self._deploy_changed().set()  # a change just before may not have reached us
 
     # ------------------------------------------------------------------ waiting
 
