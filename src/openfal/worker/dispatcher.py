@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("openfal.worker")
 
-CLAIM_WAIT = 2.0  # seconds one claim waits for work before the loop looks around again
+CLAIM_WAIT = 30.0  # seconds an idle dispatcher waits for a wake-up before it claims anyway
 
 
 class Dispatcher:
