@@ -37,7 +37,10 @@ log = logging.getLogger("openfal.worker")
 
 MAX_START_FAILURES = 3  # consecutive failed starts before queued requests are failed
 RESCALE_EVERY = 0.05  # seconds between two scaling decisions, at least
-SESSION_TICK = 2.0  # seconds between decisions while sessions of other gateways hold runners
+# seconds between decisions of an app with work (queued or running anywhere) or with
+# sessions of other gateways on its runners: not every change is announced then (a runner
+# dying elsewhere frees its slot only when the slot expires; a session's end)
+BUSY_TICK = 2.0
 # seconds between looks for sessions waiting in other gateways, on a store that does not
 # announce them (Store.announces_waiting_sessions), for apps with a websocket endpoint
 # (other apps look every lease TTL)
@@ -323,12 +326,13 @@ class Supervisor:
         can wait unless work is queued for the app or the pool is poked.
 
         A tick while a change is under way (fewer runners than needed, a runner starting
-        or stopping). Otherwise the app is settled and nothing it acts on changes unannounced:
-        requests queued or requeued anywhere wake it (``wait_for_work``), and so do local
-        changes (:meth:`poke`); it looks again when its first idle runner outlives
-        ``keep_alive``, and at the latest after ``settled_wait``, a safety net for a lost
-        wake-up (a lease TTL when the app keeps runners with no demand: one that dies
-        elsewhere frees its slot only when the slot expires)."""
+        or stopping); BUSY_TICK while it has work. Otherwise the app is idle and nothing it
+        acts on changes unannounced: requests queued or requeued anywhere wake it
+        (``wait_for_work``), and so do local changes (:meth:`poke`); it looks again when
+        its first idle runner outlives ``keep_alive``, and at the latest after
+        ``settled_wait``, a safety net for a lost wake-up (a lease TTL when the app keeps
+        runners with no demand: one that dies elsewhere frees its slot only when the slot
+        expires)."""
         self.runners = [r for r in self.runners if r.state is not RunnerState.DEAD]
         depth = await self.store.queue_depth(self.app_id)
         busy = await self.store.in_progress(self.app_id)  # anywhere in the cluster
@@ -356,19 +360,18 @@ class Supervisor:
             await self._scale_down(needed)
         if len(cluster) < needed or any(r.state is not SlotState.READY for r in cluster):
             return self.tick
-        return self._settled_wait(extra)
+        return self._settled_wait(extra, busy=depth + busy + remote.total > 0)
 
-    def _settled_wait(self, extra: bool) -> float:
+    def _settled_wait(self, extra: bool, *, busy: bool = False) -> float:
         """How long a settled app may wait for a wake-up (at least a tick): ``settled_wait``,
-        a lease TTL when it keeps runners with no demand, until the first runner of this
-        worker may outlive keep_alive when ``extra`` (more runners than needed), and
-        SESSION_TICK while sessions of other gateways hold runners of ours (their end is
-        not announced, and keep_alive counts from it)."""
+        a lease TTL when it keeps runners with no demand, BUSY_TICK while it has work or
+        sessions of other gateways (see there), and until the first runner of this worker
+        may outlive keep_alive when ``extra`` (more runners than needed)."""
         wait = self.ctx.settled_wait or 10 * self.ctx.lease_ttl
         if self.scaling.runners_needed(0):
             wait = min(wait, self.ctx.lease_ttl)
-        if any(self.sessions.get(r.id) for r in self.runners):
-            wait = min(wait, SESSION_TICK)
+        if busy:
+            wait = min(wait, BUSY_TICK)
         if extra:
             t = time.monotonic()
             for r in self.runners:
