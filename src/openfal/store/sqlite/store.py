@@ -39,6 +39,7 @@ from openfal.store.sqlite.deploy import SQLiteDeploy
 from openfal.store.sqlite.history import HISTORY_SCHEMA, SQLiteHistory
 from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
+from openfal.store.sqlite.tally import DEPTH_SQL, create_tally, tail_rank
 from openfal.store.sqlite.transaction import transaction as _write
 
 log = logging.getLogger(__name__)
@@ -252,6 +253,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
             conn.execute(f"DROP INDEX IF EXISTS {old}")
         for statement in _SCHEMA + RUNNER_SCHEMA:
             conn.execute(statement)
+        create_tally(conn)
         # a file from an older version: add the columns it lacks
         have = {row["name"] for row in conn.execute("PRAGMA table_info(requests)")}
         for name, decl in _COLUMNS.items():
@@ -489,11 +491,19 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         return await self._transact(tx)
 
     async def _queue_rank(self, rec: RequestRecord) -> int:
-        args = (rec.app_id, int(rec.priority), rec.seq)
-        return await self._run(lambda conn: int(conn.execute(RANK_SQL, args).fetchone()[0]))
+        app_id, priority, seq = rec.app_id, int(rec.priority), rec.seq
+
+        def rank(conn: sqlite3.Connection) -> int:
+            # near the tail (a fresh submit): from the tally; else count from the head
+            near = tail_rank(conn, app_id, priority, seq)
+            if near is not None:
+                return near
+            return int(conn.execute(RANK_SQL, (app_id, priority, seq)).fetchone()[0])
+
+        return await self._run(rank)
 
     async def _count(self, app_id: str, status: RequestStatus) -> int:
-        sql = COUNT_SQL[RequestStatus(status)]
+        sql = DEPTH_SQL if status is RequestStatus.IN_QUEUE else COUNT_SQL[RequestStatus(status)]
         return await self._run(lambda conn: int(conn.execute(sql, (app_id,)).fetchone()[0]))
 
     async def _expired_leases(self, t: float) -> list[RequestRecord]:
