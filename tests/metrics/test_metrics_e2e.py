@@ -116,4 +116,6 @@ def test_metrics_match_the_traffic_exactly(serve: Any, receiver: Receiver) -> No
     assert value(m, "openfal_webhook_deliveries_total", outcome="retry") is None
     assert value(m, "openfal_webhook_outbox_depth") == 0
     assert value(m, "openfal_store_operation_seconds_count", operation="enqueue") == 8
-    assert (value(m, "openfal_store_operation_seconds_count", operation="claim") or 0) >= 8
+    # no claim count to check: a request submitted while its app's dispatcher idles is
+    # stored claimed by its enqueue (the handoff); the queue-time histograms above count
+    # every start, handed off or claimed
