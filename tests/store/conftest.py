@@ -118,3 +118,29 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     monkeypatch.setattr(store_base, "now", fake)
     monkeypatch.setattr(store_clock, "now", fake)  # keys, limits and the outbox read it
     return fake
+
+
+@pytest.fixture
+async def redis_stores(redis_server: object) -> AsyncIterator[list[Store]]:
+    """Two stores on one server and key prefix, as if in two processes."""
+    from openfal.store.redis import RedisStore
+
+    assert isinstance(redis_server, RedisServer)
+    prefix = redis_prefix()
+    stores: list[Store] = [RedisStore(redis_server.url, prefix=prefix) for _ in range(2)]
+    for s in stores:
+        await s.open()
+    yield stores
+    for s in stores:
+        await s.close()
+
+
+@pytest.fixture
+async def redis_raw(redis_server: object) -> AsyncIterator[object]:
+    """A plain client on the session's server, to look at what the stores wrote."""
+    import redis.asyncio as aioredis
+
+    assert isinstance(redis_server, RedisServer)
+    client = aioredis.Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()

@@ -182,7 +182,10 @@ _GROUP_EXAMPLES = {
     "secrets": ["openfal secrets set HF_TOKEN=hf_abc", "openfal secrets list"],
     "requests": ["openfal requests list --limit 5", "openfal requests logs ID -f"],
     "keys": ["openfal keys create --scope ADMIN --user me", "openfal keys list"],
-    "runners": ["openfal runners list acme/x", "openfal runners list --store redis://10.0.0.5:6379/0"],
+    "runners": [
+        "openfal runners list acme/x",
+        "openfal runners list --store redis://10.0.0.5:6379/0",
+    ],
     "workers": ["openfal workers list --store redis://10.0.0.5:6379/0"],
 }
 

@@ -82,7 +82,11 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
         hint: str | None = None,
         headers: dict[str, str] | None = None,
         request_id: str | None = None,
+        minted: bool = False,
     ) -> RequestRecord:
+        """Store a new request (``request_id``: its id, else a new one; ``minted``: the
+        caller took that id from :func:`openfal.gateway.ids.new_request_id` just now, so no
+        other request holds it and a store may skip looking)."""
         t = now()
         rec = RequestRecord(
             id=request_id or str(uuid.uuid4()),
@@ -108,7 +112,7 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
         if handoff is not None:
             rec = _claimed(rec, handoff[0], t)
         try:
-            rec = await self._insert(rec)
+            rec = await self._insert(rec, minted=minted or request_id is None)
         except BaseException:
             if handoff is not None:
                 handoff[0].release(handoff[1])
@@ -504,8 +508,9 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
     # ------------------------------------------------------------------ hooks
 
     @abc.abstractmethod
-    async def _insert(self, rec: RequestRecord) -> RequestRecord:
-        """Store a new request, assigning ``seq`` (monotonic); return the stored record."""
+    async def _insert(self, rec: RequestRecord, *, minted: bool = False) -> RequestRecord:
+        """Store a new request, assigning ``seq`` (monotonic); return the stored record.
+        ValueError when its id is another request's (``minted``: it cannot be)."""
 
     @abc.abstractmethod
     async def _get(self, request_id: str) -> RequestRecord | None: ...

@@ -133,6 +133,7 @@ async def accept(request: Request, ref: EndpointRef, *, mode: str) -> RequestRec
             hint=request.headers.get("x-fal-runner-hint"),
             headers=headers,
             request_id=request_id,
+            minted=True,  # admit took it from new_request_id
         )
     except BaseException:
         await limits.release(request, st, request_id)

@@ -87,7 +87,7 @@ class MemoryStore(MemoryAuth, MemoryOutbox, MemoryRunners, MemoryDeploy, MemoryH
 
     # ------------------------------------------------------------------ requests
 
-    async def _insert(self, rec: RequestRecord) -> RequestRecord:
+    async def _insert(self, rec: RequestRecord, *, minted: bool = False) -> RequestRecord:
         if rec.id in self._requests:
             raise ValueError(f"request {rec.id!r} already exists")
         self._seq += 1

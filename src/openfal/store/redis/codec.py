@@ -26,6 +26,7 @@ _STR_FIELDS = frozenset(_FIELDS) - _INT_FIELDS - _FLOAT_FIELDS - _BYTES_FIELDS
 if not {"id", "app_id", "status", *JSON_FIELDS} <= _STR_FIELDS:  # pragma: no cover
     raise RuntimeError("openfal.store.redis: field types out of sync with RequestRecord")
 
+
 def _column(name: str, value: Any) -> Any:
     """A changed field as :func:`record_to_row` writes it."""
     if name not in _FIELDS:

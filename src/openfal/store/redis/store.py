@@ -159,8 +159,8 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
     ``retries``: a command that fails on a broken connection (a restarted server) is
     sent again, on a new connection, up to this many times. A command whose reply was
     lost with its connection may so run twice: every hook is a compare-and-set, so the
-    second run fails instead of repeating the change (an enqueue then raises "already
-    exists", a claim may leave one request claimed until its lease expires).
+    second run fails instead of repeating the change (an insert finds its own listing
+    entry and succeeds, a claim may leave one request claimed until its lease expires).
     """
 
     # a realtime session that starts waiting publishes on the work channels
@@ -325,6 +325,9 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         if channel == self._deploys:
             self._deploy_changed().set()
             return
+        if channel == self._keys_channel():
+            self._key_announced(data)
+            return
         if channel != self._proc:
             return  # work: the channel's waiters are woken by the hub
         raw_id, _, raw_version = bytes(data).rpartition(b" ")
@@ -354,6 +357,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         for ch in list(self._waits.values()):
             ch.wake(forced=True)
         self._deploy_changed().set()  # a deploy announcement may be among the lost
+        self._no_keys_at = None  # so may a key's: ask the server again
 
     async def _announce_deploy(self) -> None:
         await super()._announce_deploy()
@@ -504,7 +508,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             with contextlib.suppress(Exception):  # the server is away: the write says so
                 await hub.ensure(self._proc, deadline)
 
-    async def _insert(self, rec: RequestRecord) -> RequestRecord:
+    async def _insert(self, rec: RequestRecord, *, minted: bool = False) -> RequestRecord:
         if not -_MAX_PRIORITY < rec.priority < _MAX_PRIORITY:
             raise ValueError(f"priority {rec.priority} out of range")
         await self._subscribed()
@@ -532,6 +536,8 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
                 score,
                 f"{seq:013d}:{rec.id}",
                 repr(float(rec.created_at)),
+                "0" if minted else "1",
+                str(seq),
                 len(args) // 2,
                 *args,
             ]

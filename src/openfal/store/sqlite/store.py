@@ -391,7 +391,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
 
     # ------------------------------------------------------------------ requests
 
-    async def _insert(self, rec: RequestRecord) -> RequestRecord:
+    async def _insert(self, rec: RequestRecord, *, minted: bool = False) -> RequestRecord:
         row = record_to_row(rec)  # already in column form
         values = [row[name] for name in _INSERTED]
 

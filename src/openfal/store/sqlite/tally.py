@@ -60,9 +60,7 @@ def create_tally(conn: sqlite3.Connection) -> None:
         )
 
 
-def tail_rank(
-    conn: sqlite3.Connection, app_id: str, priority: int, seq: int
-) -> int | None:
+def tail_rank(conn: sqlite3.Connection, app_id: str, priority: int, seq: int) -> int | None:
     """How many queued requests of ``app_id`` come before (priority, seq), when fewer than
     NEAR_TAIL of its priority come after it; else None (count from the head instead)."""
     up_to, not_ahead = conn.execute(
