@@ -122,3 +122,46 @@ async def test_a_named_id_is_checked_and_its_own_retry_passes(
     await a.enqueue(APP, "", b"{}", request_id="named-1")  # the same insert again: fine
     with pytest.raises(ValueError, match="already exists"):
         await b.enqueue(APP, "", b"{}", request_id="named-1")  # another request
+
+
+async def test_a_status_read_may_be_answered_by_the_copy_held_here(
+    redis_stores: list[Store], redis_raw: aioredis.Redis
+) -> None:
+    a, b = redis_stores
+    rec = await a.enqueue(APP, "", b"{}")  # a wrote it: a holds it and is told of changes
+    before = await calls(redis_raw)
+    held = await a.get(rec.id, may_lag=True)
+    assert held is not None and held.status is RequestStatus.IN_QUEUE
+    assert await spent(redis_raw, before) == {}
+    before = await calls(redis_raw)
+    assert await a.get(rec.id) == held  # without may_lag: asks the server
+    assert (await spent(redis_raw, before)).get("hgetall") == 1
+
+    claimed = await b.claim([APP], "w-b")  # elsewhere: announced to a
+    assert claimed is not None and claimed.id == rec.id
+    fresh = await a.get(rec.id)  # a fresh read sees it whether or not a heard yet
+    assert fresh is not None and fresh.status is RequestStatus.IN_PROGRESS
+    # a lagging read returns the copy at most until the announcement arrives
+    seen = await a.get(rec.id, may_lag=True)
+    while seen is not None and seen.status is RequestStatus.IN_QUEUE:
+        assert await a.wait_for_change(rec.id, 10)  # returns at once once it was heard
+        seen = await a.get(rec.id, may_lag=True)
+    assert seen is not None and seen.status is RequestStatus.IN_PROGRESS
+    assert seen.worker_id == "w-b"
+
+
+async def test_a_copy_is_not_used_after_the_subscription_broke(
+    redis_stores: list[Store], redis_raw: aioredis.Redis
+) -> None:
+    a, _ = redis_stores
+    assert isinstance(a, RedisStore)
+    rec = await a.enqueue(APP, "", b"{}")
+    hub = a._hub
+    assert hub is not None
+    epoch = hub.epoch
+    await redis_raw.client_kill_filter(_type="pubsub")
+    while hub.epoch == epoch:
+        await asyncio.sleep(0.01)
+    before = await calls(redis_raw)
+    assert await a.get(rec.id, may_lag=True) is not None
+    assert (await spent(redis_raw, before)).get("hgetall") == 1

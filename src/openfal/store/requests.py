@@ -129,7 +129,15 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
             self._notify_work(rec.app_id)
         return rec
 
-    async def get(self, request_id: str) -> RequestRecord | None:
+    async def get(self, request_id: str, *, may_lag: bool = False) -> RequestRecord | None:
+        """The request's record. ``may_lag``: a copy this process holds may answer, one
+        that a change made in another process may not have reached yet (its announcement
+        is on the way, and a :meth:`wait_for_change` that follows sees it): for status
+        reads, never to decide that a request is not done."""
+        if may_lag:
+            held = self._held(request_id)
+            if held is not None:
+                return held
         token = self._arm(request_id)
         rec = await self._get(request_id)
         if token is not None and (rec is None or rec.is_done):
@@ -514,6 +522,12 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
 
     @abc.abstractmethod
     async def _get(self, request_id: str) -> RequestRecord | None: ...
+
+    def _held(self, request_id: str) -> RequestRecord | None:
+        """A copy of the record this process holds and keeps current from the changes
+        announced to it (see :meth:`get`); None where there is none (a store whose reads
+        are local and cheap has none)."""
+        return None
 
     @abc.abstractmethod
     async def _update(

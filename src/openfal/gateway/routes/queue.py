@@ -100,7 +100,9 @@ async def get(request: Request) -> Response:
     ref = parse_request_path(request.path_params["path"])
     if ref is None or ref.action == "cancel":
         raise NotFound(f"Path {request.url.path} not found")
-    rec = await _find(request, ref)
+    # status reads may be answered from a copy this process keeps current; a result
+    # read asks the store (it must not say "in progress" of a request done elsewhere)
+    rec = await _find(request, ref, may_lag=ref.action != "result")
     if ref.action == "result":
         if is_pending(rec):
             raise BadRequest("Request is still in progress", headers={"x-fal-request-id": rec.id})
@@ -173,7 +175,7 @@ async def _status_events(
             return
         if not await st.wait_for_change(rec.id, keepalive):
             yield b": keep-alive\n\n"
-        fresh = await st.get(rec.id)
+        fresh = await st.get(rec.id, may_lag=True)
         if fresh is None:
             return
         rec = fresh
@@ -193,8 +195,8 @@ async def cancel(request: Request) -> Response:
     return JSONResponse({"status": "NOT_FOUND"}, status_code=404, headers=headers)
 
 
-async def _find(request: Request, ref: RequestRef) -> RequestRecord:
-    rec = await store(request).get(ref.request_id)
+async def _find(request: Request, ref: RequestRef, *, may_lag: bool = False) -> RequestRecord:
+    rec = await store(request).get(ref.request_id, may_lag=may_lag)
     if rec is None or rec.app_id != ref.app_id or not _may_see(request, rec):
         raise NotFound(
             f"Request {ref.request_id} not found", headers={"x-fal-request-id": ref.request_id}

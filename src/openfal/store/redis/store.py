@@ -301,6 +301,21 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             return None
         return found
 
+    def _held(self, request_id: str) -> RequestRecord | None:
+        """The record as this process last wrote or heard it, while it is the latest
+        version heard of and every later change reaches this process (it is in the
+        record's ``_w`` and its channel stayed subscribed since)."""
+        found = self._recs.get(request_id)
+        if found is None or found[0].is_done:
+            return None  # done: _get serves it (after its retention check)
+        rec, version = found
+        heard = self._watched.get(request_id)
+        epoch = self._subscribed_epoch()
+        if epoch is None or heard != (version, epoch):
+            return None
+        self._saw(request_id, version)
+        return rec
+
     def _heard(self, request_id: str, version: int, epoch: int | None = None) -> None:
         """``version`` of the request exists (a lower bound of its latest); with ``epoch``,
         this process was in its ``_w`` and subscribed then (changes reach it from then)."""
