@@ -138,7 +138,7 @@ async def test_500_hides_the_traceback_in_the_log(
 ) -> None:
     sub = await gw.submit({})
 
-    async def broken(request_id: str) -> None:
+    async def broken(request_id: str, **kwargs: object) -> None:
         raise RuntimeError("database password is hunter2")
 
     monkeypatch.setattr(gw.store, "get", broken)
