@@ -49,5 +49,9 @@ async def test_a_batch_with_a_duplicate_commits_the_others(tmp_path: Path) -> No
         assert [type(r).__name__ for r in results].count("ValueError") == 1
         assert await store.get("x") is not None and await store.get("y") is not None
         assert await store.queue_depth("a/app") == 2
+        # each submit's position was read in the batch's transaction, after its insert
+        stored = [r for r in results if not isinstance(r, BaseException)]
+        assert [await store.queue_position(r) for r in stored] == [0, 1]
+        assert [await store.queue_position(r) for r in stored] == [0, 1]  # counted now
     finally:
         await store.close()

@@ -2,7 +2,9 @@
 
 Every write queued during a tick runs inside one
 ``BEGIN IMMEDIATE … COMMIT``, each in a savepoint of its own, so one that fails (a
-duplicate id) is rolled back alone and the others commit. Its caller resumes once the
+duplicate id) is rolled back alone and the others commit; a write that changes the
+database with one statement at most (``atomic``) needs none: a statement that fails
+changes nothing. Its caller resumes once the
 whole batch committed: an answered write is in the database file (WAL, ``synchronous =
 NORMAL``: it survives the process being killed; a power loss may take the last commits).
 """
@@ -19,6 +21,7 @@ from openfal.store.sqlite.transaction import transaction
 _T = TypeVar("_T")
 
 Op = Callable[[sqlite3.Connection], Any]
+_Write = tuple[Op, "asyncio.Future[Any]", bool]  # (function, its caller's future, atomic)
 _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
@@ -28,13 +31,14 @@ class GroupCommit:
 
     def __init__(self, run: Callable[[Op], Awaitable[Any]]) -> None:
         self._run = run
-        self._batch: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._batch: list[_Write] = []
+        self.batches = 0  # batches run (committed or not): what a write saw may have moved
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    async def write(self, fn: Callable[[sqlite3.Connection], _T], *, atomic: bool = False) -> _T:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[_T] = loop.create_future()
-        self._batch.append((fn, fut))
+        self._batch.append((fn, fut, atomic))
         if len(self._batch) == 1:  # the first write of this tick: flush when the tick ends
             loop.call_soon(self._flush, loop)
         return await fut
@@ -45,18 +49,20 @@ class GroupCommit:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _commit(self, batch: list[tuple[Op, Any]]) -> None:
+    async def _commit(self, batch: list[_Write]) -> None:
         try:
             outcomes = await self._run(lambda conn: _run_batch(conn, batch))
         except BaseException as e:  # BEGIN or COMMIT failed: nothing of the batch is in
-            outcomes = [(fut, None, e) for _, fut in batch]
+            outcomes = [(fut, None, e) for _, fut, _ in batch]
+        finally:
+            self.batches += 1
         _resolve(outcomes)
 
 
-def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Op, Any]]) -> list[_Outcome]:
+def _run_batch(conn: sqlite3.Connection, batch: list[_Write]) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
     if len(batch) == 1:  # alone: its own transaction, no savepoint needed
-        fn, fut = batch[0]
+        fn, fut, _ = batch[0]
         try:
             return [(fut, transaction(conn, fn), None)]
         except sqlite3.OperationalError:
@@ -65,7 +71,15 @@ def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Op, Any]]) -> list[_O
             return [(fut, None, e)]
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for fn, fut in batch:
+        for fn, fut, atomic in batch:
+            if atomic:
+                try:
+                    outcomes.append((fut, fn(conn), None))
+                except sqlite3.OperationalError:
+                    raise  # the transaction itself is in trouble: roll the batch back
+                except Exception as e:
+                    outcomes.append((fut, None, e))
+                continue
             conn.execute("SAVEPOINT op")
             try:
                 result = fn(conn)

@@ -136,6 +136,7 @@ _INSERT_SQL = (
     f"INSERT INTO requests ({', '.join(_INSERTED)}) VALUES ({', '.join('?' * len(_INSERTED))})"
     " RETURNING seq"
 )
+_RANKS_KEPT = 1024  # queue positions of fresh submits not asked for yet (runs are not kept)
 _COMPLETED_BEFORE = "SELECT id FROM requests WHERE status = 'COMPLETED' AND completed_at < ?"
 
 
@@ -188,6 +189,9 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         self._data_version: int | None = None
         self._group = GroupCommit(self._run)
         self._threaded = 0  # functions running (or queued) on the database thread
+        # request id -> (seq, queue position when stored, the group commit's batch count
+        # after its batch): what its submit answers, unless this store wrote since
+        self._ranks: dict[str, tuple[int, int, int]] = {}
         file = path not in ("", ":memory:") and "mode=memory" not in path
         self._checkpointer = (
             Checkpointer(_file_path(path), path.startswith("file:")) if file else None
@@ -299,9 +303,12 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         finally:
             self._threaded -= 1
 
-    async def _transact(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``fn(connection)`` as one write of this tick's group commit."""
-        return await self._group.write(fn)
+    async def _transact(
+        self, fn: Callable[[sqlite3.Connection], _T], *, atomic: bool = False
+    ) -> _T:
+        """Run ``fn(connection)`` as one write of this tick's group commit (``atomic``: it
+        changes the database with one statement at most, which fails whole)."""
+        return await self._group.write(fn, atomic=atomic)
 
     def _with_conn_waiting(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         """On the database thread: wait up to 5 s for another process's lock."""
@@ -394,16 +401,30 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
     async def _insert(self, rec: RequestRecord, *, minted: bool = False) -> RequestRecord:
         row = record_to_row(rec)  # already in column form
         values = [row[name] for name in _INSERTED]
+        submitted = rec.status is RequestStatus.IN_QUEUE and rec.mode == "queue"
+        app_id, priority = rec.app_id, int(rec.priority)
 
-        def op(conn: sqlite3.Connection) -> int:
+        def op(conn: sqlite3.Connection) -> tuple[int, int | None]:
             try:
                 # fetchall: a RETURNING statement is done (and committed) once fully read
-                return int(conn.execute(_INSERT_SQL, values).fetchall()[0][0])
+                seq = int(conn.execute(_INSERT_SQL, values).fetchall()[0][0])
             except sqlite3.IntegrityError as e:
                 raise ValueError(f"request {rec.id!r} already exists") from e
+            if not submitted:
+                return seq, None
+            # a submit answers with its queue position: read it here, in the write, and
+            # keep it while no later batch ran (see _queue_rank)
+            rank = tail_rank(conn, app_id, priority, seq)
+            if rank is not None:
+                self._ranks[rec.id] = (seq, rank, self._group.batches + 1)
+                while len(self._ranks) > _RANKS_KEPT:
+                    del self._ranks[next(iter(self._ranks))]
+            return seq, rank
 
+        # one statement that fails whole: no savepoint needed in a batch
+        seq, _ = await self._transact(op, atomic=True)
         # what was written, with the seq the database gave it: nothing to read back
-        return evolve(rec, seq=await self._transact(op))
+        return evolve(rec, seq=seq)
 
     async def _get(self, request_id: str) -> RequestRecord | None:
         return await self._run(
@@ -492,6 +513,9 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
 
     async def _queue_rank(self, rec: RequestRecord) -> int:
         app_id, priority, seq = rec.app_id, int(rec.priority), rec.seq
+        fresh = self._ranks.pop(rec.id, None)
+        if fresh is not None and fresh[0] == seq and fresh[2] == self._group.batches:
+            return fresh[1]  # its submit asks: nothing was written here since it was
 
         def rank(conn: sqlite3.Connection) -> int:
             # near the tail (a fresh submit): from the tally; else count from the head
