@@ -64,7 +64,7 @@ def _tally(c: httpx.Client, accepted: dict[str, str], out: Path, crash: str) -> 
     wait_for(_all_completed(c, accepted), 240, interval=0.5, what="every request to complete")
     for rid, tag in accepted.items():
         status = c.get(f"/queue/{APP}/requests/{rid}/status").json()
-        assert "error_type" not in status, status
+        assert "error_type" not in status, (status.get("error_type"), status.get("error"))
         result = c.get(f"/queue/{APP}/requests/{rid}")
         assert result.status_code == 200, result.text
         body = result.json()
