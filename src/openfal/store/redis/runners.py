@@ -176,9 +176,12 @@ class RedisRunners(RunnerRegistry):
         return SessionCounts(int(raw[0]), by_runner)
 
     async def _worker_put(self, info: WorkerInfo) -> None:
-        async with (await self._r()).pipeline(transaction=True) as pipe:
-            pipe.hset(self.prefix + "workers", info.worker_id, json.dumps(info.to_json()))
+        # no MULTI/EXEC (two commands of the four, every heartbeat): the expiry entry goes
+        # first, so a connection lost between the two leaves at most an entry without its
+        # record, which listing skips and the purge removes once it expires
+        async with (await self._r()).pipeline(transaction=False) as pipe:
             pipe.zadd(self.prefix + "workers:exp", {info.worker_id: info.expires_at})
+            pipe.hset(self.prefix + "workers", info.worker_id, json.dumps(info.to_json()))
             await pipe.execute()
 
     async def _worker_delete(self, worker_id: str) -> None:
