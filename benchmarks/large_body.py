@@ -74,8 +74,9 @@ def measure(base: str, data: bytes) -> tuple[float, float, float, int]:
     before = len(pinger.times)
     with httpx.Client(timeout=120) as c:
         t = time.perf_counter()
-        r = c.post(f"{base}/queue/openfal/echo", content=data,
-                   headers={"content-type": "application/json"})
+        r = c.post(
+            f"{base}/queue/openfal/echo", content=data, headers={"content-type": "application/json"}
+        )
         took = time.perf_counter() - t
     time.sleep(0.3)  # and after: the worker hands the body to the runner then
     pinger.stop.set()
@@ -86,10 +87,23 @@ def measure(base: str, data: bytes) -> tuple[float, float, float, int]:
 
 
 def start(port: int, data_dir: Path, extra: list[str]) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "openfal", "serve", "--port", str(port), "--data-dir",
-           str(data_dir), "--no-builtins", "--app", "tests/fixtures/apps/echo.py", *extra]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=os.environ.copy())
+    cmd = [
+        sys.executable,
+        "-m",
+        "openfal",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--no-builtins",
+        "--app",
+        "tests/fixtures/apps/echo.py",
+        *extra,
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -124,8 +138,11 @@ def main() -> None:
                     p99 = statistics.median(r[1] for r in runs)
                     took = statistics.median(r[2] for r in runs)
                     status = runs[-1][3]
-                    print(f"| {shape} | {len(data) / MIB:.1f} | {status} | {worst * 1000:.0f} "
-                          f"| {p99 * 1000:.0f} | {took * 1000:.0f} |", flush=True)
+                    print(
+                        f"| {shape} | {len(data) / MIB:.1f} | {status} | {worst * 1000:.0f} "
+                        f"| {p99 * 1000:.0f} | {took * 1000:.0f} |",
+                        flush=True,
+                    )
         finally:
             proc.terminate()
             proc.wait(30)
