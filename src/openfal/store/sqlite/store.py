@@ -21,6 +21,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from openfal.store import clock as store_clock
 from openfal.store.apps import AppRecord
 from openfal.store.contract import Store
 from openfal.store.requests import (
@@ -36,6 +37,7 @@ from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
 from openfal.store.sqlite.batch import GroupCommit
 from openfal.store.sqlite.checkpoint import Checkpointer
 from openfal.store.sqlite.deploy import SQLiteDeploy
+from openfal.store.sqlite.done import DoneRecords
 from openfal.store.sqlite.history import HISTORY_SCHEMA, SQLiteHistory
 from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
@@ -189,6 +191,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         self._data_version: int | None = None
         self._group = GroupCommit(self._run)
         self._threaded = 0  # functions running (or queued) on the database thread
+        self._done_here = DoneRecords()  # what this process completed (see done.py)
         # request id -> (seq, queue position when stored, the group commit's batch count
         # after its batch): what its submit answers, unless this store wrote since
         self._ranks: dict[str, tuple[int, int, int]] = {}
@@ -332,6 +335,10 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
     # is in flight, before it waits. Reads therefore make sure an event exists first:
     # such a change sets it, and the wait that follows returns at once.
 
+    def _completed(self, rec: Any) -> None:
+        super()._completed(rec)
+        self._done_here.keep(rec)
+
     def _arm(self, request_id: str) -> object | None:
         if request_id in self._changed:
             return None
@@ -427,6 +434,10 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         return evolve(rec, seq=seq)
 
     async def _get(self, request_id: str) -> RequestRecord | None:
+        # the clock that stamped completed_at (tests move it)
+        done = self._done_here.get(request_id, store_clock.now() - self.retention)
+        if done is not None:
+            return done
         return await self._run(
             lambda conn: _record(
                 conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
@@ -565,6 +576,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         ids = await self._transact(tx)
         for request_id in ids:
             self._changed.pop(request_id, None)
+            self._done_here.forget(request_id)
         return len(ids)
 
     # ------------------------------------------------------------------ logs and events
