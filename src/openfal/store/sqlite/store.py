@@ -465,24 +465,22 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         assignments = ", ".join(f"{name} = ?" for name in changes)
         values = [_encode(name, value) for name, value in changes.items()]
 
-        def tx(conn: sqlite3.Connection) -> RequestRecord | None:
-            if not changes:
-                return _record(
-                    conn.execute(f"SELECT * FROM requests WHERE {where}", params).fetchone()
-                )
-            rec = _first(
-                conn.execute(
-                    f"UPDATE requests SET {assignments} WHERE {where} RETURNING *",
-                    [*values, *params],
-                ).fetchall()
-            )
-            if rec is None:
-                return None
-            if changes.get("status") == RequestStatus.IN_QUEUE:  # requeued: streams afresh
-                conn.execute("DELETE FROM events WHERE request_id = ?", (request_id,))
-            return rec
+        requeued = changes.get("status") == RequestStatus.IN_QUEUE
 
-        return await self._transact(tx)
+        def tx(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            if not changes:
+                return conn.execute(f"SELECT * FROM requests WHERE {where}", params).fetchall()
+            rows = conn.execute(
+                f"UPDATE requests SET {assignments} WHERE {where} RETURNING *",
+                [*values, *params],
+            ).fetchall()
+            if rows and requeued:  # streams afresh
+                conn.execute("DELETE FROM events WHERE request_id = ?", (request_id,))
+            return rows
+
+        # the rows are decoded after the commit: a write that is one statement (all but a
+        # requeue) then fails whole or not at all, and needs no savepoint in a batch
+        return _first(await self._transact(tx, atomic=not requeued))
 
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
         recs = await self._pop_many(app_ids, changes, 1)
@@ -505,22 +503,24 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
                 found += [(row[0], row[1]) for row in rows]
             return [seq for _, seq in sorted(found)[:limit]]
 
-        def tx(conn: sqlite3.Connection) -> list[RequestRecord]:
+        def tx(conn: sqlite3.Connection) -> tuple[list[int], list[sqlite3.Row]]:
             seqs = heads(conn)
             if not seqs:
-                return []
+                return seqs, []
             rows = conn.execute(
                 f"UPDATE requests SET {assignments}attempts = attempts + 1"
                 f" WHERE seq IN ({', '.join('?' * len(seqs))}) RETURNING *",
                 [*values, *seqs],
             ).fetchall()
-            order = {seq: i for i, seq in enumerate(seqs)}
-            return sorted((row_to_record(dict(r)) for r in rows), key=lambda r: order[r.seq])
+            return seqs, rows
 
         # look without the write lock first: an empty queue costs no lock
         if not await self._run(heads):
             return []
-        return await self._transact(tx)
+        # one write statement (after a read): atomic; decoded after the commit
+        seqs, rows = await self._transact(tx, atomic=True)
+        order = {seq: i for i, seq in enumerate(seqs)}
+        return sorted((row_to_record(dict(r)) for r in rows), key=lambda r: order[r.seq])
 
     async def _queue_rank(self, rec: RequestRecord) -> int:
         app_id, priority, seq = rec.app_id, int(rec.priority), rec.seq
