@@ -26,11 +26,18 @@ _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
 class GroupCommit:
-    """Queues writes and commits each tick's batch through ``run`` (the store's way of
-    running a function with the connection: inline, or on the database thread)."""
+    """Queues writes and commits each tick's batch: at the end of the tick, through
+    ``inline`` (the store's connection, when it can be used from the event loop now: it
+    returns False otherwise, having changed nothing), else through ``run`` (the store's
+    way of running a function on the database thread, which waits for a lock)."""
 
-    def __init__(self, run: Callable[[Op], Awaitable[Any]]) -> None:
+    def __init__(
+        self,
+        run: Callable[[Op], Awaitable[Any]],
+        inline: Callable[[Op], tuple[bool, Any]] | None = None,
+    ) -> None:
         self._run = run
+        self._inline = inline
         self._batch: list[_Write] = []
         self.batches = 0  # batches run (committed or not): what a write saw may have moved
         self._tasks: set[asyncio.Task[None]] = set()
@@ -45,6 +52,15 @@ class GroupCommit:
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         batch, self._batch = self._batch, []
+        if self._inline is not None:  # the common case: no task, no further tick
+            try:
+                done, outcomes = self._inline(lambda conn: _run_batch(conn, batch))
+            except BaseException as e:  # BEGIN or COMMIT failed: nothing of the batch is in
+                done, outcomes = True, [(fut, None, e) for _, fut, _ in batch]
+            if done:
+                self.batches += 1
+                _resolve(outcomes)
+                return
         task = loop.create_task(self._commit(batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

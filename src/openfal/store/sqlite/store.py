@@ -189,7 +189,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         # only touched on the executor thread:
         self._conn: sqlite3.Connection | None = None
         self._data_version: int | None = None
-        self._group = GroupCommit(self._run)
+        self._group = GroupCommit(self._on_thread, self._inline)
         self._threaded = 0  # functions running (or queued) on the database thread
         self._done_here = DoneRecords()  # what this process completed (see done.py)
         # request id -> (seq, queue position when stored, the group commit's batch count
@@ -281,14 +281,23 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
         a thread; a write that finds the file locked fails at once (busy timeout 0 here)
         before changing anything, and goes to the thread instead.
         """
+        done, result = self._inline(fn)
+        if done:
+            return result  # type: ignore[return-value]
+        return await self._on_thread(fn)
+
+    def _inline(self, fn: Callable[[sqlite3.Connection], _T]) -> tuple[bool, _T | None]:
+        """``(True, fn(connection))`` run here, on the event loop, when nothing runs on the
+        database thread and the file is not locked by another process; else ``(False,
+        None)``, nothing changed (the write that found the lock failed whole)."""
         conn = self._conn
         if conn is not None and self._threaded == 0 and not self._closed:
             try:
-                return fn(conn)
+                return True, fn(conn)
             except sqlite3.OperationalError as e:
                 if not _locked(e):
                     raise
-        return await self._on_thread(fn)
+        return False, None
 
     async def _on_thread(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._executor is None:
