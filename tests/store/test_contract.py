@@ -1282,7 +1282,7 @@ async def test_redis_change_heard_before_the_watch_reply_is_not_lost(
         await a.append_logs(rec.id, [LogEntry("x")])  # a change, published to b
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
-        while b._watched.get(rec.id, (0, 0))[0] <= int(version):  # type: ignore[attr-defined]
+        while (b._known.heard_of(rec.id) or (0, 0))[0] <= int(version):  # type: ignore[attr-defined]
             assert loop.time() < deadline
             await asyncio.sleep(0.005)
         return version
@@ -1295,14 +1295,13 @@ async def test_redis_remembers_records_within_a_byte_bound(
     redis_stores: list[Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Records too big to remember are read back by the script instead."""
-    from openfal.store.redis import store as redis_store
-
-    monkeypatch.setattr(redis_store, "_KEEP_BYTES", 4096)
     a, b = redis_stores
+    known = a._known  # type: ignore[attr-defined]
+    monkeypatch.setattr(known, "keep_bytes", 4096)
     big = await a.enqueue(APP, "", b'{"x": "' + b"y" * 8000 + b'"}')
     small = await a.enqueue(APP, "", b"{}")
-    assert big.id not in a._recs and small.id in a._recs  # type: ignore[attr-defined]
-    assert 0 < a._recs_bytes <= 4096  # type: ignore[attr-defined]
+    assert known.record(big.id) is None and known.record(small.id) is not None
+    assert 0 < known.bytes <= 4096
     claimed = [await _claim(a), await _claim(a)]
     assert [r.id for r in claimed] == [big.id, small.id]
     done = await a.complete(big.id, status_code=200, body=b"{}", worker_id=claimed[0].worker_id)

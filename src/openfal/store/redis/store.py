@@ -34,7 +34,8 @@ fields it checks (one HMGET) and returns only what the caller does not know. Eac
 process keeps the records it wrote with their version; an update passes that version,
 and the script returns the record as it was (one HGETALL) only when it moved on since.
 A completed record this process wrote or read is served from that copy (it changes no
-more, until retention purges it). ``seq`` is assigned by the process: milliseconds
+more, until retention purges it): ``known.py`` keeps those copies and the versions heard
+of. ``seq`` is assigned by the process: milliseconds
 since 2024 (monotonic in the process), so FIFO holds across processes to the
 millisecond and exactly within one.
 
@@ -87,7 +88,6 @@ import json
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import asdict
 from typing import Any, cast
 
@@ -105,13 +105,13 @@ from openfal.store.redis.codec import (
     _column,
     _merge,
     _pairs,
-    _size,
     _unwire,
     _wire,
 )
 from openfal.store.redis.deploy import RedisDeploy
 from openfal.store.redis.history import RedisHistory
 from openfal.store.redis.hub import _Channel, _Hub, _saw, _take_seen, _wait_event
+from openfal.store.redis.known import Known
 from openfal.store.redis.outbox import RedisOutbox
 from openfal.store.redis.runners import RedisRunners
 from openfal.store.redis.scripts import lua
@@ -131,8 +131,6 @@ _SHIFT = 2**40  # queue score = priority * _SHIFT + seq
 _MAX_PRIORITY = 4096  # |priority| < this keeps every score below 2**53 (exact doubles)
 _SEQ_EPOCH = 1_704_067_200.0  # 2024-01-01: seq counts milliseconds since (2**40 ms: 34 y)
 _PURGE_BATCH = 500
-_KEEP = 4096  # records (and versions heard of) remembered per process
-_KEEP_BYTES = 64 * 2**20  # and at most about this much of their inputs and results
 
 
 _LUA_PRELUDE = lua("requests_prelude.lua")
@@ -196,14 +194,8 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         self._proc = (prefix + "proc:" + self._me).encode()
         self._deploys = (prefix + "deploy").encode()  # deployments or kills changed
         self._last_seq = 0
-        # records this process wrote or read, with their version (completed ones are
-        # served from here; the others let an update skip reading the record back)
-        self._recs: OrderedDict[str, tuple[RequestRecord, int]] = OrderedDict()
-        self._recs_bytes = 0
-        # request id -> (the latest version heard of: from a message, a change made
-        # here, a read by the watch script; the hub's epoch when this process was known
-        # to be in the request's _w and every later change reaches it, else -1)
-        self._watched: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        # the records this process wrote or read, and the versions it heard of
+        self._known = Known()
         self._waits: dict[str, _Channel] = {}  # request id -> its waiters here
 
     # ------------------------------------------------------------------ lifecycle
@@ -278,56 +270,20 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
 
     # ------------------------------------------------------------------ what this process knows
 
-    def _remember(self, rec: RequestRecord, version: int) -> None:
-        self._forget(rec.id)
-        self._recs[rec.id] = (rec, version)
-        self._recs_bytes += _size(rec)
-        while len(self._recs) > _KEEP or self._recs_bytes > _KEEP_BYTES:
-            self._forget(next(iter(self._recs)))
-
-    def _forget(self, request_id: str) -> None:
-        found = self._recs.pop(request_id, None)
-        if found is not None:
-            self._recs_bytes -= _size(found[0])
-
-    def _cached_done(self, request_id: str) -> tuple[RequestRecord, int] | None:
-        """The completed record remembered for ``request_id``, unless retention may have
-        purged it."""
-        found = self._recs.get(request_id)
-        if found is None or not found[0].is_done:
-            return None
-        completed_at = found[0].completed_at
-        if completed_at is None or completed_at < now() - self.retention:
-            return None
-        return found
-
     def _held(self, request_id: str) -> RequestRecord | None:
         """The record as this process last wrote or heard it, while it is the latest
         version heard of and every later change reaches this process (it is in the
         record's ``_w`` and its channel stayed subscribed since)."""
-        found = self._recs.get(request_id)
+        found = self._known.record(request_id)
         if found is None or found[0].is_done:
             return None  # done: _get serves it (after its retention check)
         rec, version = found
-        heard = self._watched.get(request_id)
+        heard = self._known.heard_of(request_id)
         epoch = self._subscribed_epoch()
         if epoch is None or heard != (version, epoch):
             return None
         self._saw(request_id, version)
         return rec
-
-    def _heard(self, request_id: str, version: int, epoch: int | None = None) -> None:
-        """``version`` of the request exists (a lower bound of its latest); with ``epoch``,
-        this process was in its ``_w`` and subscribed then (changes reach it from then)."""
-        known = self._watched.get(request_id)
-        if known is not None:
-            version = max(version, known[0])
-            if epoch is None:
-                epoch = known[1]
-        self._watched[request_id] = (version, -1 if epoch is None else epoch)
-        self._watched.move_to_end(request_id)
-        if len(self._watched) > _KEEP:
-            self._watched.popitem(last=False)
 
     def _subscribed_epoch(self) -> int | None:
         """The hub's epoch while this process's channel is subscribed, else None."""
@@ -348,12 +304,11 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         raw_id, _, raw_version = bytes(data).rpartition(b" ")
         request_id = raw_id.decode()
         if raw_version == b"*":  # deleted
-            self._forget(request_id)
-            self._watched.pop(request_id, None)
+            self._known.deleted(request_id)
             version = None
         else:
             version = int(raw_version)
-            self._heard(request_id, version)
+            self._known.heard(request_id, version)
         fut = self._done.get(request_id)
         if fut is not None and not fut.done():
             fut.set_result(None)  # changed elsewhere: the waiter reads it
@@ -424,7 +379,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         deadline = loop.time() + timeout
         if await hub.ensure(self._proc, deadline) is None:
             return self._closed
-        known = self._watched.get(request_id)
+        known = self._known.heard_of(request_id)
         if known is None or known[1] != hub.epoch:
             epoch = hub.epoch  # before: a break during the call makes it stale at once
             try:
@@ -434,7 +389,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
                 await asyncio.sleep(max(0.0, min(deadline - loop.time(), 0.5)))
                 return True
             if version:  # (0: no such request, nothing to watch)
-                self._heard(request_id, version, epoch)
+                self._known.heard(request_id, version, epoch)
         if seen is not None and self._version_heard(request_id) > seen:
             return True
         ch = self._waits.get(request_id)
@@ -452,7 +407,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
                 else:
                     if self._version_heard(request_id) > seen:
                         return True
-                    if request_id not in self._watched and ch.messages != messages:
+                    if self._known.heard_of(request_id) is None and ch.messages != messages:
                         return True  # forgotten meanwhile (evicted): look again
                 if not await _wait_event(ch.waiter_event(), deadline):
                     return False
@@ -462,7 +417,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
                 del self._waits[request_id]
 
     def _version_heard(self, request_id: str) -> int:
-        known = self._watched.get(request_id)
+        known = self._known.heard_of(request_id)
         return known[0] if known is not None else 0
 
     async def _wait_work(self, timeout: float, key: str | None) -> None:
@@ -560,13 +515,13 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         if not inserted:
             raise ValueError(f"request {rec.id!r} already exists")
         stored = row_to_record(row)  # as stored: JSON fields round-trip through their encoding
-        self._remember(stored, 1)
-        self._heard(rec.id, 1, epoch)
+        self._known.remember(stored, 1)
+        self._known.heard(rec.id, 1, epoch)
         return stored
 
     async def _get(self, request_id: str) -> RequestRecord | None:
         # remembers the version read: a wait that follows returns at once if it moved on
-        done = self._cached_done(request_id)
+        done = self._known.done(request_id, now() - self.retention)  # else maybe purged
         if done is not None:
             self._saw(request_id, done[1])
             return done[0]
@@ -577,7 +532,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         rec, version = _unwire(raw)
         self._saw(request_id, version)
         if rec.is_done:
-            self._remember(rec, version)
+            self._known.remember(rec, version)
         return rec
 
     async def _update(
@@ -593,7 +548,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         statuses = [RequestStatus(s).value for s in expect_status]
         # renewing a lease is not a change anyone waits for
         quiet = bool(changes) and set(changes) <= {"lease_expires"}
-        mine = self._recs.get(request_id)
+        mine = self._known.record(request_id)
         result = await self._update_script(
             args=[
                 self.prefix,
@@ -619,8 +574,8 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             assert mine is not None
             before = mine[0]
         rec = _merge(before, changes)
-        self._remember(rec, version)
-        self._heard(request_id, version)
+        self._known.remember(rec, version)
+        self._known.heard(request_id, version)
         return rec
 
     async def _pop_next(self, app_ids: list[str], changes: dict[str, Any]) -> RequestRecord | None:
@@ -640,8 +595,8 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
         version = int(result[0])
         before = _unwire(_pairs(result[1]))[0]
         rec = _merge(before, {**changes, "attempts": before.attempts + 1})
-        self._remember(rec, version)
-        self._heard(rec.id, version)
+        self._known.remember(rec, version)
+        self._known.heard(rec.id, version)
         return rec
 
     async def _queue_rank(self, rec: RequestRecord) -> int:
@@ -740,8 +695,7 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             for request_id in removed:
                 if request_id:
                     self._changed.pop(request_id, None)
-                    self._forget(request_id)
-                    self._watched.pop(request_id, None)
+                    self._known.deleted(request_id)
                     total += 1
             offset += scanned - len(removed)  # the ones kept (still active, or newer)
             if scanned < _PURGE_BATCH:
@@ -755,10 +709,10 @@ class RedisStore(RedisAuth, RedisOutbox, RedisRunners, RedisDeploy, RedisHistory
             await self._append_script(args=[self.prefix, request_id, self._me, kind, *items])
         )
         if version:
-            self._heard(request_id, version)
-            mine = self._recs.get(request_id)
+            self._known.heard(request_id, version)
+            mine = self._known.record(request_id)
             if mine is not None and mine[1] == version - 1:
-                self._remember(mine[0], version)  # the record itself did not change
+                self._known.remember(mine[0], version)  # the record itself did not change
 
     async def _append_logs(self, request_id: str, entries: list[LogEntry]) -> None:
         await self._append(request_id, "logs", [json.dumps(e.to_json()) for e in entries])
