@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 
 from openfal.store.records import record_to_row
-from openfal.store.sqlite import SQLiteStore
-from openfal.store.sqlite import store as sqlite_store
+from openfal.store.sqlite import SQLiteStore, schema
 
 APP = "bench/app"
 FILL = "bench/fill"  # the 2,000 requests already there (queued, another app)
@@ -38,14 +37,14 @@ async def main(n: int) -> None:
             assert conn is not None
             template = await st.enqueue(FILL, "", b'{"message": "hello"}', mode="run")
             row = record_to_row(template)
-            values = [row[name] for name in sqlite_store._INSERTED]
+            values = [row[name] for name in schema.INSERTED]
             begin = insert = commit = 0.0
             for i in range(n):
                 values[0] = f"raw-{i}"
                 t0 = time.perf_counter()
                 conn.execute("BEGIN IMMEDIATE")
                 t1 = time.perf_counter()
-                conn.execute(sqlite_store._INSERT_SQL, values).fetchall()
+                conn.execute(schema.INSERT_SQL, values).fetchall()
                 t2 = time.perf_counter()
                 conn.execute("COMMIT")
                 t3 = time.perf_counter()

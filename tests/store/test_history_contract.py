@@ -111,7 +111,7 @@ async def test_history_survives_completion_and_requeue(store: Store, clock: Fake
 
 def test_sqlite_history_pages_use_an_index(tmp_path: Path) -> None:
     """Each page is an index range walk (no full scan, no sort) for every key shape."""
-    from openfal.store.sqlite.store import _SCHEMA
+    from openfal.store.sqlite.schema import SCHEMA as _SCHEMA
 
     conn = sqlite3.connect(tmp_path / "plan.db")
     for statement in _SCHEMA:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from openfal.store import RequestStatus
 from openfal.store.sqlite import SQLiteStore
-from openfal.store.sqlite.store import PAGE_SIZE
+from openfal.store.sqlite.schema import PAGE_SIZE
 
 APP = "acme/app"
 

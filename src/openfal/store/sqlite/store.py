@@ -17,7 +17,6 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,125 +32,39 @@ from openfal.store.requests import (
     record_to_row,
     row_to_record,
 )
-from openfal.store.sqlite.auth import AUTH_SCHEMA, SQLiteAuth
+from openfal.store.sqlite.auth import SQLiteAuth
 from openfal.store.sqlite.batch import GroupCommit
 from openfal.store.sqlite.checkpoint import Checkpointer
 from openfal.store.sqlite.deploy import SQLiteDeploy
 from openfal.store.sqlite.done import DoneRecords
-from openfal.store.sqlite.history import HISTORY_SCHEMA, SQLiteHistory
-from openfal.store.sqlite.outbox import OUTBOX_SCHEMA, SQLiteOutbox
-from openfal.store.sqlite.runners import RUNNER_SCHEMA, SQLiteRunners
-from openfal.store.sqlite.tally import DEPTH_SQL, create_tally, tail_rank
+from openfal.store.sqlite.history import SQLiteHistory
+from openfal.store.sqlite.outbox import SQLiteOutbox
+from openfal.store.sqlite.runners import SQLiteRunners
+from openfal.store.sqlite.schema import (
+    COLUMNS,
+    COMPLETED_BEFORE,
+    COUNT_SQL,
+    EXPIRED_SQL,
+    HEAD_SQL,
+    INSERT_SQL,
+    INSERTED,
+    PAGE_SIZE,
+    RANK_SQL,
+    create_schema,
+)
+from openfal.store.sqlite.tally import DEPTH_SQL, tail_rank
 from openfal.store.sqlite.transaction import transaction as _write
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-# Column types of the requests table, one per RequestRecord field.
-_COLUMNS: dict[str, str] = {
-    "seq": "INTEGER PRIMARY KEY AUTOINCREMENT",
-    "id": "TEXT NOT NULL UNIQUE",
-    "app_id": "TEXT NOT NULL",
-    "path": "TEXT NOT NULL",
-    "input": "BLOB NOT NULL",
-    "status": "TEXT NOT NULL",
-    "priority": "INTEGER NOT NULL",
-    "mode": "TEXT NOT NULL",
-    "owner": "TEXT",
-    "created_at": "REAL NOT NULL",
-    "started_at": "REAL",
-    "completed_at": "REAL",
-    "start_deadline": "REAL",
-    "webhook_url": "TEXT",
-    "hint": "TEXT",
-    "headers": "TEXT",
-    "attempts": "INTEGER NOT NULL DEFAULT 0",
-    "worker_id": "TEXT",
-    "lease_expires": "REAL",
-    "cancel_requested": "INTEGER NOT NULL DEFAULT 0",
-    "progress": "TEXT",
-    "status_code": "INTEGER",
-    "result": "BLOB",
-    "result_headers": "TEXT",
-    "error": "TEXT",
-    "error_type": "TEXT",
-    "metrics": "TEXT",
-}
-if set(_COLUMNS) != {f.name for f in fields(RequestRecord)}:  # pragma: no cover
-    raise RuntimeError("openfal.store.sqlite: requests columns out of sync with RequestRecord")
-
-_SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS requests ("
-    + ", ".join(f"{name} {decl}" for name, decl in _COLUMNS.items())
-    + ")",
-    # Partial indexes, one per status: a row is in the one of its status only, so a write
-    # touches few index pages (a request handed off at submit never enters the queue's).
-    # claim (_pop_next), queue_position (_queue_rank) and the queue depth: range scans
-    # (status is a column too: SQLite reads a partial index alone only when it covers
-    # every column the query names)
-    "CREATE INDEX IF NOT EXISTS requests_queued ON requests (app_id, status, priority, seq)"
-    " WHERE status = 'IN_QUEUE'",
-    # lease expiry; the running count of an app scans this (small) index whole
-    "CREATE INDEX IF NOT EXISTS requests_running ON requests (lease_expires, app_id, status)"
-    " WHERE status = 'IN_PROGRESS'",
-    # retention purges
-    "CREATE INDEX IF NOT EXISTS requests_done ON requests (completed_at)"
-    " WHERE status = 'COMPLETED'",
-    "CREATE INDEX IF NOT EXISTS requests_created ON requests (created_at, seq)",
-    "CREATE INDEX IF NOT EXISTS requests_owner ON requests (owner, created_at, seq)",
-    "CREATE TABLE IF NOT EXISTS logs (request_id TEXT NOT NULL, idx INTEGER NOT NULL,"
-    " entry TEXT NOT NULL, PRIMARY KEY (request_id, idx)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS events (request_id TEXT NOT NULL, idx INTEGER NOT NULL,"
-    " data BLOB NOT NULL, PRIMARY KEY (request_id, idx)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS apps (app_id TEXT PRIMARY KEY, source TEXT NOT NULL,"
-    " settings TEXT NOT NULL, endpoints TEXT NOT NULL, registered_at REAL NOT NULL)",
-    *AUTH_SCHEMA,
-    *OUTBOX_SCHEMA,
-    *HISTORY_SCHEMA,
-]
-
-HEAD_SQL = (  # the queue's head: add a LIMIT
-    "SELECT priority, seq FROM requests WHERE app_id = ? AND status = 'IN_QUEUE'"
-    " ORDER BY priority, seq"
-)
-RANK_SQL = (
-    "SELECT COUNT(*) FROM requests WHERE app_id = ? AND status = 'IN_QUEUE'"
-    " AND (priority, seq) < (?, ?)"
-)
-# per status, spelled out: a partial index serves only a query naming its status
-COUNT_SQL = {
-    status: f"SELECT COUNT(*) FROM requests WHERE app_id = ? AND status = '{status.value}'"
-    for status in RequestStatus
-}
-# the running ones are few: scan their whole index rather than all of the app's rows
-COUNT_SQL[RequestStatus.IN_PROGRESS] = (
-    "SELECT COUNT(*) FROM requests INDEXED BY requests_running"
-    " WHERE app_id = ? AND status = 'IN_PROGRESS'"
-)
-EXPIRED_SQL = (
-    "SELECT * FROM requests INDEXED BY requests_running"
-    " WHERE status = 'IN_PROGRESS' AND lease_expires < ? ORDER BY seq"
-)
-_INSERTED = [name for name in _COLUMNS if name != "seq"]  # seq: the database assigns it
-_INSERT_SQL = (
-    f"INSERT INTO requests ({', '.join(_INSERTED)}) VALUES ({', '.join('?' * len(_INSERTED))})"
-    " RETURNING seq"
-)
-# Pages of a new database file. A commit appends every page it changed to the WAL, whole: a
-# request's insert changes about seven (its row, the id index, three listing indexes, its
-# status's index, the rowid counter) and its completion three, so a smaller page is fewer
-# bytes written, copied back at checkpoints and synced (2 KiB: a write ~35 % cheaper than
-# SQLite's default 4 KiB, benchmarks/sqlite_writes.py). A file keeps the page size it was
-# created with (a WAL file cannot change it).
-PAGE_SIZE = 2048
 _RANKS_KEPT = 1024  # queue positions of fresh submits not asked for yet (runs are not kept)
-_COMPLETED_BEFORE = "SELECT id FROM requests WHERE status = 'COMPLETED' AND completed_at < ?"
 
 
 def _encode(name: str, value: Any) -> Any:
     """A RequestRecord field value as stored in its column."""
-    if name not in _COLUMNS:
+    if name not in COLUMNS:
         raise KeyError(f"unknown request field {name!r}")
     if name == "status":
         return RequestStatus(value).value
@@ -251,7 +164,7 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE:d}")  # a new file only: see PAGE_SIZE
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            _write(conn, self._create_schema)
+            _write(conn, create_schema)
             self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
             conn.execute("PRAGMA busy_timeout = 0")  # see _run
             if self._checkpointer is not None:
@@ -260,20 +173,6 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
             conn.close()
             raise
         self._conn = conn
-
-    @staticmethod
-    def _create_schema(conn: sqlite3.Connection) -> None:
-        # a file from an older version: its whole-table status indexes give way
-        for old in ("requests_queue", "requests_lease", "requests_completed"):
-            conn.execute(f"DROP INDEX IF EXISTS {old}")
-        for statement in _SCHEMA + RUNNER_SCHEMA:
-            conn.execute(statement)
-        create_tally(conn)
-        # a file from an older version: add the columns it lacks
-        have = {row["name"] for row in conn.execute("PRAGMA table_info(requests)")}
-        for name, decl in _COLUMNS.items():
-            if name not in have:
-                conn.execute(f"ALTER TABLE requests ADD COLUMN {name} {decl.split()[0]}")
 
     def _disconnect(self) -> None:
         if self._conn is not None:
@@ -424,14 +323,14 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
 
     async def _insert(self, rec: RequestRecord, *, minted: bool = False) -> RequestRecord:
         row = record_to_row(rec)  # already in column form
-        values = [row[name] for name in _INSERTED]
+        values = [row[name] for name in INSERTED]
         submitted = rec.status is RequestStatus.IN_QUEUE and rec.mode == "queue"
         app_id, priority = rec.app_id, int(rec.priority)
 
         def op(conn: sqlite3.Connection) -> tuple[int, int | None]:
             try:
                 # fetchall: a RETURNING statement is done (and committed) once fully read
-                seq = int(conn.execute(_INSERT_SQL, values).fetchall()[0][0])
+                seq = int(conn.execute(INSERT_SQL, values).fetchall()[0][0])
             except sqlite3.IntegrityError as e:
                 raise ValueError(f"request {rec.id!r} already exists") from e
             if not submitted:
@@ -581,13 +480,13 @@ class SQLiteStore(SQLiteAuth, SQLiteOutbox, SQLiteRunners, SQLiteDeploy, SQLiteH
 
     async def _delete_completed_before(self, t: float) -> int:
         def tx(conn: sqlite3.Connection) -> list[str]:
-            ids = [row[0] for row in conn.execute(_COMPLETED_BEFORE, (t,))]
+            ids = [row[0] for row in conn.execute(COMPLETED_BEFORE, (t,))]
             if ids:
                 for table in ("logs", "events"):
                     conn.execute(
-                        f"DELETE FROM {table} WHERE request_id IN ({_COMPLETED_BEFORE})", (t,)
+                        f"DELETE FROM {table} WHERE request_id IN ({COMPLETED_BEFORE})", (t,)
                     )
-                conn.execute(f"DELETE FROM requests WHERE id IN ({_COMPLETED_BEFORE})", (t,))
+                conn.execute(f"DELETE FROM requests WHERE id IN ({COMPLETED_BEFORE})", (t,))
             return ids
 
         ids = await self._transact(tx)
