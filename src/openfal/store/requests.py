@@ -241,15 +241,12 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
             taken = []
             for rec in recs:
                 if rec.start_deadline is not None and rec.start_deadline < t:
-                    await self._finish(
+                    await self._finish_error(
                         rec.id,
-                        status_code=504,
-                        body=_error_body(
-                            "Request was not started before its start timeout", "request_timeout"
-                        ),
+                        504,
+                        "Request was not started before its start timeout",
+                        "request_timeout",
                         headers={"x-fal-request-timeout-type": "user"},
-                        error="Request was not started before its start timeout",
-                        error_type="request_timeout",
                     )
                     continue
                 request_started(rec)
@@ -328,14 +325,8 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
         worker_id: str | None = None,
     ) -> RequestRecord | None:
         """Finish a request with a platform error (``{"detail", "error_type"}``)."""
-        return await self.complete(
-            request_id,
-            status_code=status_code,
-            body=_error_body(detail, error_type),
-            headers=headers,
-            error=detail,
-            error_type=error_type,
-            worker_id=worker_id,
+        return await self._finish_error(
+            request_id, status_code, detail, error_type, headers=headers, worker_id=worker_id
         )
 
     async def cancel(self, request_id: str) -> CancelOutcome:
@@ -345,13 +336,11 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
         if rec.is_done:
             return CancelOutcome.ALREADY_COMPLETED
         if rec.status is RequestStatus.IN_QUEUE:
-            done = await self._finish(
+            done = await self._finish_error(
                 rec.id,
-                status_code=499,
-                body=_error_body("Request was cancelled", "client_cancelled"),
-                headers={},
-                error="Request was cancelled",
-                error_type="client_cancelled",
+                499,
+                "Request was cancelled",
+                "client_cancelled",
                 expect=RequestStatus.IN_QUEUE,
             )
             if done is not None:
@@ -388,28 +377,21 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
             return None
         if worker_id is not None and rec.worker_id != worker_id:
             return None
+        # an expired lease is taken from its worker only while it still expires (a CAS)
+        cas_worker = rec.worker_id if lease_before is not None else None
         if rec.cancel_requested:
-            return await self._finish(
+            return await self._finish_error(
                 rec.id,
-                status_code=499,
-                body=_error_body("Request was cancelled", "client_cancelled"),
-                headers={},
-                error="Request was cancelled",
-                error_type="client_cancelled",
-                worker_id=rec.worker_id if lease_before is not None else None,
+                499,
+                "Request was cancelled",
+                "client_cancelled",
+                worker_id=cas_worker,
                 lease_before=lease_before,
             )
         if rec.attempts >= self.max_attempts and not refund_attempt:
             detail = f"{reason} (gave up after {rec.attempts} attempts)"
-            return await self._finish(
-                rec.id,
-                status_code=503,
-                body=_error_body(detail, error_type),
-                headers={},
-                error=detail,
-                error_type=error_type,
-                worker_id=rec.worker_id if lease_before is not None else None,
-                lease_before=lease_before,
+            return await self._finish_error(
+                rec.id, 503, detail, error_type, worker_id=cas_worker, lease_before=lease_before
             )
         updated = await self._update(
             request_id,
@@ -512,6 +494,31 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
                 except Exception:  # promote_webhooks catches up later
                     log.exception("marking the webhook of %s due failed", done.id)
         return done
+
+    async def _finish_error(
+        self,
+        request_id: str,
+        status_code: int,
+        detail: str,
+        error_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        worker_id: str | None = None,
+        expect: RequestStatus | None = None,
+        lease_before: float | None = None,
+    ) -> RequestRecord | None:
+        """Finish a request with a platform error: the body ``{"detail", "error_type"}``."""
+        return await self._finish(
+            request_id,
+            status_code=status_code,
+            body=_error_body(detail, error_type),
+            headers=headers or {},
+            error=detail,
+            error_type=error_type,
+            worker_id=worker_id,
+            expect=expect,
+            lease_before=lease_before,
+        )
 
     # ------------------------------------------------------------------ hooks
 
