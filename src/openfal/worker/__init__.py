@@ -2,7 +2,7 @@
 
 from openfal.worker.gpus import GpuPool, gpus_needed
 from openfal.worker.runner_process import RunnerProcess, RunnerState
-from openfal.worker.supervisor import ScalingSettings
+from openfal.worker.scaling import ScalingSettings
 from openfal.worker.worker import Worker, WorkerConfig
 
 __all__ = [

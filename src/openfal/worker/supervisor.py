@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -32,6 +32,7 @@ from openfal.worker.runner_process import (
     RunnerState,
     free_port,
 )
+from openfal.worker.scaling import ScalingSettings
 
 log = logging.getLogger("openfal.worker")
 
@@ -45,33 +46,6 @@ BUSY_TICK = 2.0
 # announce them (Store.announces_waiting_sessions), for apps with a websocket endpoint
 # (other apps look every lease TTL)
 SESSION_POLL = 3.0
-
-
-@dataclass(frozen=True)
-class ScalingSettings:
-    """The app settings the supervisor acts on (see ``openfal.App``)."""
-
-    keep_alive: float = 300.0
-    min_concurrency: int = 0
-    max_concurrency: int = 2
-    concurrency_buffer: int = 0
-    scaling_delay: float = 0.0
-    max_multiplexing: int = 1
-    request_timeout: float | None = None
-    startup_timeout: float = 600.0
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> ScalingSettings:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in settings.items() if k in known and v is not None}
-        s = cls(**values)
-        if s.max_concurrency < 1 or s.max_multiplexing < 1:
-            raise ValueError("max_concurrency and max_multiplexing must be at least 1")
-        return s
-
-    def runners_needed(self, demand: int) -> int:
-        needed = math.ceil(demand / self.max_multiplexing) + self.concurrency_buffer
-        return max(self.min_concurrency, min(self.max_concurrency, needed))
 
 
 _SLOT_STATES = {
