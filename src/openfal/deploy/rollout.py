@@ -81,6 +81,9 @@ class Deployer:
         self._output: list[tuple[RunnerProcess, str, bool]] = []  # runner, line, starting
         self._task: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
+        # set by a line of a starting runner: the requests waiting for it see the line
+        # before it is ready and runs them, not up to a flush period later
+        self._booting_line = asyncio.Event()
         self._guards: set[asyncio.Task[None]] = set()  # cold switches, until a runner is up
         self._audience: dict[str, list[str]] = {}  # app id -> requests waiting on its start
         self._logged: dict[RunnerProcess, float | None] = {}  # runner -> when it ended
@@ -108,7 +111,10 @@ class Deployer:
         requests waiting for it)."""
         line = self.redact(line)
         print(line, file=sys.stdout if stream == "stdout" else sys.stderr, flush=True)
-        self._output.append((runner, line, runner.state is RunnerState.STARTING))
+        starting = runner.state is RunnerState.STARTING
+        self._output.append((runner, line, starting))
+        if starting:
+            self._booting_line.set()
 
     async def secret_env(self) -> dict[str, str]:
         records = await self.store.list_secrets()
@@ -158,11 +164,13 @@ class Deployer:
 
     async def _flush_loop(self) -> None:
         while True:
+            self._booting_line.clear()  # before: a line that comes during the flush counts
             try:
                 await self._flush()
             except Exception as e:  # the store may be restarting
                 log.warning("keeping runner output failed: %s: %s", type(e).__name__, e)
-            await asyncio.sleep(0.1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._booting_line.wait(), 0.1)
 
     async def sync(self) -> None:
         deployments = {d.app_id: d for d in await self.store.list_deployments()}
