@@ -241,7 +241,7 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
             taken = []
             for rec in recs:
                 if rec.start_deadline is not None and rec.start_deadline < t:
-                    await self._finish_error(
+                    await self.fail(
                         rec.id,
                         504,
                         "Request was not started before its start timeout",
@@ -323,10 +323,21 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
         *,
         headers: dict[str, str] | None = None,
         worker_id: str | None = None,
+        expect: RequestStatus | None = None,
+        lease_before: float | None = None,
     ) -> RequestRecord | None:
-        """Finish a request with a platform error (``{"detail", "error_type"}``)."""
-        return await self._finish_error(
-            request_id, status_code, detail, error_type, headers=headers, worker_id=worker_id
+        """Finish a request with a platform error (``{"detail", "error_type"}``);
+        ``worker_id``, ``expect`` and ``lease_before`` as for :meth:`_finish`."""
+        return await self._finish(
+            request_id,
+            status_code=status_code,
+            body=_error_body(detail, error_type),
+            headers=headers or {},
+            error=detail,
+            error_type=error_type,
+            worker_id=worker_id,
+            expect=expect,
+            lease_before=lease_before,
         )
 
     async def cancel(self, request_id: str) -> CancelOutcome:
@@ -336,7 +347,7 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
         if rec.is_done:
             return CancelOutcome.ALREADY_COMPLETED
         if rec.status is RequestStatus.IN_QUEUE:
-            done = await self._finish_error(
+            done = await self.fail(
                 rec.id,
                 499,
                 "Request was cancelled",
@@ -380,7 +391,7 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
         # an expired lease is taken from its worker only while it still expires (a CAS)
         cas_worker = rec.worker_id if lease_before is not None else None
         if rec.cancel_requested:
-            return await self._finish_error(
+            return await self.fail(
                 rec.id,
                 499,
                 "Request was cancelled",
@@ -390,7 +401,7 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
             )
         if rec.attempts >= self.max_attempts and not refund_attempt:
             detail = f"{reason} (gave up after {rec.attempts} attempts)"
-            return await self._finish_error(
+            return await self.fail(
                 rec.id, 503, detail, error_type, worker_id=cas_worker, lease_before=lease_before
             )
         updated = await self._update(
@@ -494,31 +505,6 @@ class RequestStore(Waiting, Handoff, OutboxStore, abc.ABC):
                 except Exception:  # promote_webhooks catches up later
                     log.exception("marking the webhook of %s due failed", done.id)
         return done
-
-    async def _finish_error(
-        self,
-        request_id: str,
-        status_code: int,
-        detail: str,
-        error_type: str,
-        *,
-        headers: dict[str, str] | None = None,
-        worker_id: str | None = None,
-        expect: RequestStatus | None = None,
-        lease_before: float | None = None,
-    ) -> RequestRecord | None:
-        """Finish a request with a platform error: the body ``{"detail", "error_type"}``."""
-        return await self._finish(
-            request_id,
-            status_code=status_code,
-            body=_error_body(detail, error_type),
-            headers=headers or {},
-            error=detail,
-            error_type=error_type,
-            worker_id=worker_id,
-            expect=expect,
-            lease_before=lease_before,
-        )
 
     # ------------------------------------------------------------------ hooks
 
